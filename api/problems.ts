@@ -1,0 +1,68 @@
+/**
+ * RFC 9457 problem details. Routes throw {@link ProblemError}; `app.onError`
+ * renders it once. `type` is stable and documented: clients switch on it.
+ */
+import type { z } from 'zod';
+
+export const problemTypeBase = 'https://jobplane.dev/problems/';
+
+/** Every problem the API can answer, with its status and title. */
+export const problems = {
+  'validation-error': { status: 400, title: 'The request is not valid' },
+  'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
+  unauthenticated: { status: 401, title: 'A valid API key is required' },
+  forbidden: { status: 403, title: 'This key’s role does not allow this action' },
+  'not-found': { status: 404, title: 'No such resource' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed on this resource' },
+  'idempotency-key-reused': { status: 409, title: 'Idempotency-Key was already used with a different request' },
+  'job-already-finished': { status: 409, title: 'The job has already finished' },
+  'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'unsupported-media-type': { status: 415, title: 'Content-Type must be application/json' },
+  'temporal-unavailable': { status: 503, title: 'The job engine is unavailable; retry with the same Idempotency-Key' },
+  'internal-error': { status: 500, title: 'Internal error' },
+} as const;
+
+export type ProblemSlug = keyof typeof problems;
+
+export interface FieldError {
+  /** Dotted path of the offending field, e.g. `input.url`. */
+  path: string;
+  message: string;
+}
+
+/** Thrown by routes and middleware to answer with a problem+json response. */
+export class ProblemError extends Error {
+  override name = 'ProblemError';
+  constructor(
+    readonly slug: ProblemSlug,
+    readonly detail?: string,
+    readonly extra: { errors?: FieldError[]; [k: string]: unknown } = {},
+  ) {
+    super(detail ?? problems[slug].title);
+  }
+
+  get status(): number {
+    return problems[this.slug].status;
+  }
+}
+
+/** The JSON body of a problem response. */
+export function problemBody(err: ProblemError, instance?: string) {
+  const def = problems[err.slug];
+  return {
+    type: `${problemTypeBase}${err.slug}`,
+    title: def.title,
+    status: def.status,
+    ...(err.detail ? { detail: err.detail } : {}),
+    ...(instance ? { instance } : {}),
+    ...err.extra,
+  };
+}
+
+/** Turns zod issues into field errors under a path prefix (`input` for job input). */
+export function fieldErrors(error: z.ZodError, prefix?: string): FieldError[] {
+  return error.issues.map((issue) => {
+    const path = [...(prefix ? [prefix] : []), ...issue.path.map(String)].join('.');
+    return { path: path || '(body)', message: issue.message };
+  });
+}

@@ -1,0 +1,17 @@
+/** The job catalog: every job type the platform runs. */
+import type { JobContract } from './job-contract.ts';
+import { webhookDeliver } from './webhook-deliver.ts';
+
+export * from './job-contract.ts';
+export * from './webhook-deliver.ts';
+
+export const jobCatalog: Readonly<Record<string, JobContract>> = {
+  [webhookDeliver.type]: webhookDeliver as unknown as JobContract,
+};
+
+/** Task queues workers must poll: one per distinct contract queue. */
+export const catalogTaskQueues: readonly string[] = [...new Set(Object.values(jobCatalog).map((c) => c.taskQueue))];
+
+export function findJobContract(type: string): JobContract | undefined {
+  return Object.hasOwn(jobCatalog, type) ? jobCatalog[type] : undefined;
+}

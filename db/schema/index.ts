@@ -1,0 +1,5 @@
+export * from './tenants.ts';
+export * from './api-keys.ts';
+export * from './jobs.ts';
+export * from './webhook-attempts.ts';
+export * from './audit-events.ts';

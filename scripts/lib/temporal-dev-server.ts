@@ -1,0 +1,110 @@
+/**
+ * Starts `temporal server start-dev` as a child process and waits until its
+ * frontend answers. Used by `npm start`, the tests and the benchmarks, so all
+ * three run the same server with the same search attributes and settings.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Connection } from '@temporalio/client';
+import { searchAttributeFlags } from '../../runtime/search-attributes.ts';
+
+export interface DevServerOptions {
+  /** Path of the `temporal` binary (see `ensureTool`). */
+  cliPath: string;
+  /** gRPC port. @default a free port */
+  port?: number;
+  /** Web UI port; omit for a headless server. */
+  uiPort?: number;
+  /** SQLite file for persistent state; omit for in-memory. */
+  dbFile?: string;
+  /** Extra `--dynamic-config-value` pairs. */
+  dynamicConfig?: Record<string, string | number | boolean>;
+  /** Codec endpoint the Web UI calls to decode payloads. */
+  uiCodecEndpoint?: string;
+  /** Where server output goes. @default 'ignore' */
+  stdio?: 'inherit' | 'ignore';
+  /** How long to wait for the frontend. @default 60000 */
+  readyTimeoutMs?: number;
+}
+
+export interface DevServer {
+  address: string;
+  port: number;
+  process: ChildProcess;
+  /** SIGTERM, then SIGKILL after 10 s; resolves when the process has exited. */
+  stop(): Promise<void>;
+}
+
+/** Dynamic config every Jobplane dev server runs with. */
+export const defaultDynamicConfig: Record<string, string | number | boolean> = {};
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+export function devServerArgs(opts: DevServerOptions & { port: number }): string[] {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
+  args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
+  if (opts.dbFile) {
+    args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+  }
+  if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
+  args.push(...searchAttributeFlags());
+  for (const [k, v] of Object.entries({ ...defaultDynamicConfig, ...opts.dynamicConfig })) {
+    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  }
+  return args;
+}
+
+export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  const port = opts.port ?? (await freePort());
+  const child = spawn(opts.cliPath, devServerArgs({ ...opts, port }), {
+    stdio: ['ignore', opts.stdio ?? 'ignore', opts.stdio ?? 'ignore'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const address = `127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  try {
+    await waitForFrontend(address, opts.readyTimeoutMs ?? 60_000, () => child.exitCode !== null);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { address, port, process: child, stop };
+}
+
+/** Polls until the frontend answers a namespace describe (it serves the default namespace only once ready). */
+export async function waitForFrontend(address: string, timeoutMs: number, died: () => boolean = () => false): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (died()) throw new Error(`temporal dev server exited before it was ready (${address})`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await conn.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await conn.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`temporal dev server at ${address} not ready after ${timeoutMs} ms: ${(lastError as Error)?.message}`);
+}

@@ -1,0 +1,207 @@
+/**
+ * A real stack for one test file: a Temporal dev server (the real CLI), a
+ * scratch Postgres database with migrations, the API on a real socket, and
+ * workers (in-process, or as child processes for crash tests). Each stack
+ * uses its own task-queue prefix and tenant so tests never see each other.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app.ts';
+import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { createDb, type Db } from '../../db/client.ts';
+import { runMigrations } from '../../db/migrate.ts';
+import type { ApiKeyRole } from '../../db/schema/index.ts';
+import { loadConfig, type Config } from '../../runtime/config.ts';
+import { createLogger } from '../../runtime/logger.ts';
+import { createWorkers } from '../../workers/create-workers.ts';
+import { workflowsEntry } from '../../workers/workflow-bundle.ts';
+import { createScratchDatabase } from '../../scripts/lib/postgres.ts';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../scripts/lib/temporal-dev-server.ts';
+
+// Worker logs at WARN so test output shows failures, not every state change.
+try {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+} catch {
+  // already installed in this process
+}
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+export const testSigningSecret = 'test-signing-secret-0123456789';
+
+let bundlePromise: Promise<string> | undefined;
+/** Bundles `workflows/` once per test file and writes it to a file child-process workers can load too. */
+export function workflowBundlePath(): Promise<string> {
+  bundlePromise ??= (async () => {
+    const { code } = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: silentLogger });
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'jobplane-bundle-')), 'workflows.js');
+    writeFileSync(file, code);
+    return file;
+  })();
+  return bundlePromise;
+}
+const noop = () => {};
+const silentLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+export function startTestTemporal(opts: Partial<DevServerOptions> = {}): Promise<DevServer> {
+  return startDevServer({ cliPath: inject('temporalCli'), ...opts });
+}
+
+export interface TestStack {
+  name: string;
+  config: Config;
+  /** Environment for child processes (API, workers) configured like this stack. */
+  env: Record<string, string>;
+  temporal: DevServer;
+  db: Db;
+  client: Client;
+  apiUrl: string;
+  tenantId: string;
+  /** One key per role for the stack's tenant. */
+  keys: Record<ApiKeyRole, string>;
+  /** Runs in-process workers for every task queue until stopped. */
+  startWorkers(): Promise<{ stop(): Promise<void> }>;
+  /** Spawns `workers/main.ts` as a child process; resolves once it polls. */
+  spawnWorkerProcess(): Promise<ChildProcess>;
+  /** fetch against the API with a role's key. */
+  api(pathname: string, init?: RequestInit & { role?: ApiKeyRole | null }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** Reuse a running dev server instead of starting one (the caller stops it). */
+  temporal?: DevServer;
+  devServer?: Partial<DevServerOptions>;
+  env?: Record<string, string>;
+}
+
+export async function startTestStack(name: string, opts: StackOptions = {}): Promise<TestStack> {
+  const suffix = randomBytes(4).toString('hex');
+  const temporal = opts.temporal ?? (await startTestTemporal(opts.devServer));
+  const scratch = await createScratchDatabase(inject('databaseUrl'), `jp_test_${name.replace(/\W/g, '_')}_${suffix}`);
+  await runMigrations(scratch.url);
+  const bundle = await workflowBundlePath();
+
+  const env: Record<string, string> = {
+    DATABASE_URL: scratch.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    JOBPLANE_TASK_QUEUE_PREFIX: `${name}-${suffix}-`,
+    JOBPLANE_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    JOBPLANE_WEBHOOK_SIGNING_SECRET: testSigningSecret,
+    JOBPLANE_WEBHOOK_TIMEOUT_MS: '10000',
+    JOBPLANE_WORKFLOW_BUNDLE: bundle,
+    JOBPLANE_WORKER_METRICS_ADDRESS: '',
+    JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: '2000',
+    JOBPLANE_LOG_LEVEL: 'warn',
+    PORT: '0',
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const database = createDb(scratch.url, { max: 5 });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection, namespace: config.temporalNamespace });
+
+  const tenant = await createTenant(database.db, `tenant-${name}-${suffix}`);
+  const keys = {} as Record<ApiKeyRole, string>;
+  for (const role of ['admin', 'operator', 'submitter', 'viewer'] as const) {
+    keys[role] = (await createApiKey(database.db, tenant.id, { name: `${role} key`, role })).key;
+  }
+
+  const app = createApp({ config, db: database.db, client, log: createLogger('api-test', 'silent') });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const configWithUrl = { ...config, publicUrl: apiUrl };
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const children = new Set<ChildProcess>();
+
+  return {
+    name,
+    config: configWithUrl,
+    env,
+    temporal,
+    db: database.db,
+    client,
+    apiUrl,
+    tenantId: tenant.id,
+    keys,
+    async startWorkers() {
+      const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+      const workers: Worker[] = await createWorkers({ config, db: database.db, connection: nativeConnection, workflowBundle: { codePath: bundle } });
+      const running = Promise.all(workers.map((w) => w.run()));
+      const stop = async () => {
+        for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+        await running;
+        await nativeConnection.close();
+      };
+      cleanups.push(stop);
+      return { stop };
+    },
+    async spawnWorkerProcess() {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'workers/main.ts')], {
+        cwd: repoRoot,
+        env: { ...process.env, ...env, JOBPLANE_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        const timer = setTimeout(() => reject(new Error(`worker process did not start polling:\n${out}`)), 60_000);
+        const onData = (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('workers polling')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+        child.once('exit', (code) => reject(new Error(`worker process exited with ${code}:\n${out}`)));
+      });
+      return child;
+    },
+    api(pathname, init = {}) {
+      const { role = 'admin', ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (role) headers.set('authorization', `Bearer ${keys[role]}`);
+      if (rest.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      return fetch(`${apiUrl}${pathname}`, { ...rest, headers });
+    },
+    async close() {
+      for (const c of children) c.kill('SIGKILL');
+      for (const fn of cleanups.reverse()) await fn().catch(() => {});
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await connection.close();
+      await database.close();
+      if (!opts.temporal) await temporal.stop();
+      await scratch.drop().catch(() => {});
+    },
+  };
+}
+
+/** Polls `GET /v1/jobs/:id` until the job reaches one of `statuses`. */
+export async function waitForJob(
+  stack: TestStack,
+  jobId: string,
+  statuses: string[] = ['succeeded', 'failed', 'cancelled', 'terminated', 'timed_out'],
+  timeoutMs = 45_000,
+): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Record<string, unknown> = {};
+  while (Date.now() < deadline) {
+    const res = await stack.api(`/v1/jobs/${jobId}`, { role: 'viewer' });
+    last = (await res.json()) as Record<string, unknown>;
+    if (statuses.includes(String(last.status))) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`job ${jobId} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}

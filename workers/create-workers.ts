@@ -1,0 +1,48 @@
+/** One Worker per task queue of the job catalog, all sharing one connection and one workflow bundle. */
+import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { catalogTaskQueues } from '../contracts/index.ts';
+import { createActivities, type ActivityDeps } from '../activities/index.ts';
+import { parseAllowlist } from '../activities/destination-guard.ts';
+import type { Config } from '../runtime/config.ts';
+import { ConfigError } from '../runtime/config.ts';
+import { taskQueueName } from '../runtime/temporal.ts';
+import type { Db } from '../db/client.ts';
+
+export interface CreateWorkersOptions {
+  config: Config;
+  db: Db;
+  connection: NativeConnection;
+  workflowBundle: WorkflowBundleWithSourceMap | { codePath: string };
+}
+
+/** Activity dependencies from config; fails fast on what a delivery cannot work without. */
+export function activityDepsFrom(config: Config, db: Db): ActivityDeps {
+  if (!config.webhookSigningSecret) {
+    throw new ConfigError('JOBPLANE_WEBHOOK_SIGNING_SECRET is not set: webhooks cannot be signed');
+  }
+  return {
+    db,
+    webhook: {
+      signingSecret: config.webhookSigningSecret,
+      allowlist: parseAllowlist(config.webhookAllowedHosts),
+      timeoutMs: config.webhookTimeoutMs,
+    },
+  };
+}
+
+export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
+  const activities = createActivities(activityDepsFrom(opts.config, opts.db));
+  return await Promise.all(
+    catalogTaskQueues.map((queue) =>
+      Worker.create({
+        connection: opts.connection,
+        namespace: opts.config.temporalNamespace,
+        taskQueue: taskQueueName(opts.config, queue),
+        workflowBundle: opts.workflowBundle,
+        activities,
+        // SIGTERM waits this long for in-flight activities before cancelling them.
+        shutdownGraceTime: opts.config.workerShutdownGraceMs,
+      }),
+    ),
+  );
+}

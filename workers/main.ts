@@ -1,0 +1,53 @@
+/**
+ * Worker process: one Temporal worker per task queue, Prometheus metrics, and
+ * graceful shutdown (SIGTERM/SIGINT stop polling and give in-flight
+ * activities JOBPLANE_WORKER_SHUTDOWN_GRACE_MS to finish).
+ */
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { loadConfig, requireDatabaseUrl } from '../runtime/config.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { createDb } from '../db/client.ts';
+import { createWorkers } from './create-workers.ts';
+import { loadWorkflowBundle } from './workflow-bundle.ts';
+
+const config = loadConfig();
+const log = createLogger('workers', config.logLevel);
+
+// Must run before any NativeConnection or Worker exists.
+Runtime.install({
+  telemetryOptions: config.workerMetricsAddress
+    ? { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } }
+    : {},
+});
+
+const database = createDb(requireDatabaseUrl(config), { applicationName: 'jobplane-workers' });
+const connection = await NativeConnection.connect({ address: config.temporalAddress });
+const workers = await createWorkers({
+  config,
+  db: database.db,
+  connection,
+  workflowBundle: await loadWorkflowBundle(config.workflowBundlePath),
+});
+
+let stopping = false;
+function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal, graceMs: config.workerShutdownGraceMs }, 'draining workers');
+  for (const w of workers) w.shutdown();
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+
+const running = Promise.all(workers.map((w) => w.run()));
+log.info(
+  { taskQueues: workers.map((w) => w.options.taskQueue), metrics: config.workerMetricsAddress || 'off' },
+  'workers polling',
+);
+try {
+  await running;
+} finally {
+  await connection.close();
+  await database.close();
+  log.info('workers stopped');
+}
