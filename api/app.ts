@@ -42,9 +42,10 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     const problem = err instanceof ProblemError ? err : new ProblemError('internal-error', 'see the server log for this request id');
     if (!(err instanceof ProblemError)) deps.log.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
-    return c.json({ ...problemBody(problem, c.req.path), requestId: c.get('requestId') }, problem.status as 400, {
-      'content-type': 'application/problem+json',
-    });
+    const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+    // The rest of an oversized body is never read: tell the client not to reuse this connection.
+    if (problem.slug === 'payload-too-large') headers.connection = 'close';
+    return c.json({ ...problemBody(problem, c.req.path), requestId: c.get('requestId') }, problem.status as 400, headers);
   });
   return app;
 }

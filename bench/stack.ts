@@ -1,0 +1,128 @@
+/**
+ * The benchmark's own stack, built from the same pieces as test/helpers/stack.ts
+ * (which needs vitest's `inject` and so cannot run here): one Temporal dev
+ * server, one scratch database, one receiver for the whole run, and per
+ * workload a tenant, the API on a real socket and in-process workers on a
+ * task-queue prefix of their own.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createApp } from '../api/app.ts';
+import { createApiKey, createTenant } from '../api/tenant-service.ts';
+import { webhookDeliver } from '../contracts/webhook-deliver.ts';
+import { createDb, type Db } from '../db/client.ts';
+import { runMigrations } from '../db/migrate.ts';
+import { loadConfig, settings, type Config } from '../runtime/config.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { taskQueueName } from '../runtime/temporal.ts';
+import { ensureTool } from '../scripts/lib/cli-tools.ts';
+import { createScratchDatabase, startEmbeddedPostgres } from '../scripts/lib/postgres.ts';
+import { startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
+import { createWorkers } from '../workers/create-workers.ts';
+import { workflowsEntry } from '../workers/workflow-bundle.ts';
+import type { Cleanup } from './cleanup.ts';
+import { serveFetch, startReceiver, type Receiver } from './http.ts';
+
+/** Port of the benchmark's embedded Postgres: apart from dev (5499) and tests (5498). */
+const embeddedPgPort = 5497;
+const signingSecret = 'bench-signing-secret-0123456789';
+
+export interface BenchBase {
+  temporal: DevServer;
+  /** Where Postgres came from, for the results file. */
+  postgres: 'DATABASE_URL' | 'embedded';
+  databaseUrl: string;
+  client: Client;
+  bundle: WorkflowBundleWithSourceMap;
+  receiver: Receiver;
+  cleanup: Cleanup;
+}
+
+export interface Workload {
+  config: Config;
+  tenantId: string;
+  apiUrl: string;
+  /** Plaintext submitter key of the workload's tenant. */
+  apiKey: string;
+  /** Prefixed task queue of `webhook.deliver` in this workload. */
+  taskQueue: string;
+  client: Client;
+}
+
+const noop = () => {};
+const silentBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+
+/** Starts what all workloads share; every piece is registered in `cleanup` as soon as it runs. */
+export async function startBase(cleanup: Cleanup): Promise<BenchBase> {
+  const cliPath = await ensureTool('temporal', { quiet: true });
+  const temporal = await startDevServer({ cliPath });
+  cleanup.add('temporal dev server', () => temporal.stop());
+
+  const pg = await postgresUrl(cleanup);
+  const scratch = await createScratchDatabase(pg.url, `jp_bench_${Date.now()}_${randomBytes(3).toString('hex')}`);
+  cleanup.add('scratch database', () => scratch.drop());
+  await runMigrations(scratch.url);
+
+  const connection = await Connection.connect({ address: temporal.address });
+  cleanup.add('client connection', () => connection.close());
+  const receiver = await startReceiver();
+  cleanup.add('receiver', () => receiver.close());
+  // Bundled once and shared: bundling costs seconds and is not what we measure.
+  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: silentBundlerLogger });
+  const client = new Client({ connection, namespace: settings.temporalNamespace.default! });
+  return { temporal, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup };
+}
+
+async function postgresUrl(cleanup: Cleanup): Promise<{ url: string; source: BenchBase['postgres'] }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, source: 'DATABASE_URL' };
+  const dataDir = process.env.JOBPLANE_DATA_DIR || settings.dataDir.default!;
+  const pg = await startEmbeddedPostgres(path.resolve(dataDir, 'bench-postgres'), embeddedPgPort);
+  cleanup.add('embedded postgres', () => pg.stop());
+  return { url: pg.url, source: 'embedded' };
+}
+
+/** A tenant, the API and running workers on a task-queue prefix no other workload uses. */
+export async function startWorkload(base: BenchBase, name: string): Promise<Workload> {
+  const config = loadConfig({
+    DATABASE_URL: base.databaseUrl,
+    TEMPORAL_ADDRESS: base.temporal.address,
+    JOBPLANE_TASK_QUEUE_PREFIX: `bench-${name}-${randomBytes(4).toString('hex')}-`,
+    JOBPLANE_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    JOBPLANE_WEBHOOK_SIGNING_SECRET: signingSecret,
+    JOBPLANE_WORKER_METRICS_ADDRESS: '',
+    JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: '2000',
+    JOBPLANE_LOG_LEVEL: 'silent',
+  });
+  // Separate pools for API and workers, as they would be in separate processes.
+  const apiDb = openDb(base, `${name} api db`);
+  const tenant = await createTenant(apiDb, `bench-${name}`);
+  const { key } = await createApiKey(apiDb, tenant.id, { name: 'bench submitter', role: 'submitter' });
+
+  const app = createApp({ config, db: apiDb, client: base.client, log: createLogger('bench-api', 'silent') });
+  const api = await serveFetch(app.fetch);
+  base.cleanup.add(`${name} api server`, () => api.close());
+  await startWorkers(base, name, { ...config, publicUrl: api.url });
+  return { config, tenantId: tenant.id, apiUrl: api.url, apiKey: key, taskQueue: taskQueueName(config, webhookDeliver.taskQueue), client: base.client };
+}
+
+function openDb(base: BenchBase, label: string): Db {
+  const database = createDb(base.databaseUrl, { max: 10, applicationName: `jobplane-bench` });
+  base.cleanup.add(label, () => database.close());
+  return database.db;
+}
+
+async function startWorkers(base: BenchBase, name: string, config: Config): Promise<void> {
+  const connection = await NativeConnection.connect({ address: base.temporal.address });
+  base.cleanup.add(`${name} worker connection`, () => connection.close());
+  const db = openDb(base, `${name} worker db`);
+  const workers = await createWorkers({ config, db, connection, workflowBundle: base.bundle });
+  const running = Promise.all(workers.map((w) => w.run()));
+  // A worker that dies mid-run fails the awaits that depend on it; say why on stderr.
+  running.catch((err: unknown) => console.error(`[bench] ${name} worker stopped: ${(err as Error).message}`));
+  base.cleanup.add(`${name} workers`, async () => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running.catch(() => {});
+  });
+}
