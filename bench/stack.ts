@@ -17,7 +17,7 @@ import { runMigrations } from '../db/migrate.ts';
 import { loadConfig, settings, type Config } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { taskQueueName } from '../runtime/temporal.ts';
-import { ensureTool } from '../scripts/lib/cli-tools.ts';
+import { ensureTool, readToolVersion } from '../scripts/lib/cli-tools.ts';
 import { createScratchDatabase, startEmbeddedPostgres } from '../scripts/lib/postgres.ts';
 import { startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
 import { createWorkers } from '../workers/create-workers.ts';
@@ -31,6 +31,7 @@ const signingSecret = 'bench-signing-secret-0123456789';
 
 export interface BenchBase {
   temporal: DevServer;
+  temporalCliVersion: string;
   /** Where Postgres came from, for the results file. */
   postgres: 'DATABASE_URL' | 'embedded';
   databaseUrl: string;
@@ -72,7 +73,8 @@ export async function startBase(cleanup: Cleanup): Promise<BenchBase> {
   // Bundled once and shared: bundling costs seconds and is not what we measure.
   const bundle = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: silentBundlerLogger });
   const client = new Client({ connection, namespace: settings.temporalNamespace.default! });
-  return { temporal, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup };
+  const temporalCliVersion = (await readToolVersion('temporal', cliPath)) ?? 'unknown';
+  return { temporal, temporalCliVersion, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup };
 }
 
 async function postgresUrl(cleanup: Cleanup): Promise<{ url: string; source: BenchBase['postgres'] }> {

@@ -4,10 +4,10 @@
  * closed, against M workflows started straight with the SDK at the same
  * concurrency and run by the same workers on the same task queue.
  */
+import { performance } from 'node:perf_hooks';
 import { awaitClosed, createViaApi, deliveryInput, startViaSdk } from './jobs.ts';
 import { startWorkload, type BenchBase, type Workload } from './stack.ts';
 import { round, runPool } from './util.ts';
-import { performance } from 'node:perf_hooks';
 
 export interface ThroughputFigure {
   jobs: number;

@@ -128,6 +128,12 @@ export const settings = {
     description: 'Prebuilt workflow bundle file; unset: workers bundle `workflows/` at start',
     schema: optionalString,
   }),
+  devSinkPort: setting({
+    env: 'JOBPLANE_DEV_SINK_PORT',
+    default: '3100',
+    description: '`npm start` only: port of the local webhook receiver the printed curl delivers to',
+    schema: port,
+  }),
   logLevel: setting({
     env: 'JOBPLANE_LOG_LEVEL',
     default: 'info',

@@ -1,5 +1,5 @@
 /** One Worker per task queue of the job catalog, all sharing one connection and one workflow bundle. */
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { catalogTaskQueues } from '../contracts/index.ts';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { parseAllowlist } from '../activities/destination-guard.ts';

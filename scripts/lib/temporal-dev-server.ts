@@ -23,6 +23,8 @@ export interface DevServerOptions {
   uiCodecEndpoint?: string;
   /** Where server output goes. @default 'ignore' */
   stdio?: 'inherit' | 'ignore';
+  /** Own process group, so a terminal's Ctrl-C reaches only the parent, which stops it in order. @default false */
+  detached?: boolean;
   /** How long to wait for the frontend. @default 60000 */
   readyTimeoutMs?: number;
 }
@@ -68,6 +70,7 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   const port = opts.port ?? (await freePort());
   const child = spawn(opts.cliPath, devServerArgs({ ...opts, port }), {
     stdio: ['ignore', opts.stdio ?? 'ignore', opts.stdio ?? 'ignore'],
+    detached: opts.detached ?? false,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = `127.0.0.1:${port}`;

@@ -114,13 +114,13 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
   }
 
   // Listen first, then build the app: its links need the real port.
-  let app: ReturnType<typeof createApp> | undefined;
+  const late: { app?: ReturnType<typeof createApp> } = {};
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: (req) => app!.fetch(req), port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    const s = serve({ fetch: (req) => late.app!.fetch(req), port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const configWithUrl = { ...config, publicUrl: apiUrl };
-  app = createApp({ config: configWithUrl, db: database.db, client, log: createLogger('api-test', 'silent') });
+  late.app = createApp({ config: configWithUrl, db: database.db, client, log: createLogger('api-test', 'silent') });
 
   const cleanups: (() => Promise<void>)[] = [];
   const children = new Set<ChildProcess>();

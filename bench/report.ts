@@ -1,0 +1,83 @@
+/** Renders a run for people (a table on stdout) and for tools (JSON under bench/results/). */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Summary } from './util.ts';
+import type { W1Result } from './w1-start-latency.ts';
+import type { W2Result } from './w2-throughput.ts';
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  machine: ReturnType<typeof machineInfo>;
+  config: { w1N: number; w2N: number; w2Concurrency: number; warmup: number; postgres: string; temporalCli: string };
+  w1: W1Result;
+  w2: W2Result;
+}
+
+export const resultsDir = path.join(import.meta.dirname, 'results');
+
+export function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+    node: process.version,
+  };
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p99.toFixed(2), s.mean.toFixed(2), String(s.n)];
+
+export function formatResults(r: BenchResults): string {
+  const m = r.machine;
+  const { w1, w2 } = r;
+  return [
+    `Jobplane bench — ${r.startedAt}`,
+    `machine: ${m.cpus} CPU (${m.cpuModel}), ${m.totalMemMiB} MiB, node ${m.node}, ${m.platform}`,
+    `postgres: ${r.config.postgres}; warm-up ${r.config.warmup} of each`,
+    '',
+    `W1 start latency (ms, ${w1.n} sequential, interleaved)`,
+    table([
+      ['path', 'p50', 'p99', 'mean', 'n'],
+      latencyRow('POST /v1/jobs (api)', w1.api),
+      latencyRow('workflow.start (sdk)', w1.sdk),
+      latencyRow('plain Hono POST (http)', w1.plainHttp),
+    ]),
+    `ratio api/sdk: p50 ${w1.ratio.p50.toFixed(2)}x, p99 ${w1.ratio.p99.toFixed(2)}x`,
+    '',
+    `W2 throughput (${w2.n} webhook.deliver jobs, ${w2.concurrency} in flight, until all closed)`,
+    table([
+      ['path', 'jobs/s', 'total s', 'submit s', 'deliveries'],
+      ...(['api', 'sdk'] as const).map((k) => [
+        k === 'api' ? 'POST /v1/jobs (api)' : 'workflow.start (sdk)',
+        w2[k].jobsPerSec.toFixed(1),
+        w2[k].seconds.toFixed(2),
+        w2[k].submitSeconds.toFixed(2),
+        String(w2[k].deliveries),
+      ]),
+    ]),
+    `ratio api/sdk jobs/s: ${w2.ratio.toFixed(2)}x`,
+  ].join('\n');
+}
+
+/** Writes `<timestamp>.json` and `latest.json`, each via a `.tmp` file so a reader never sees half a file. */
+export function writeResults(r: BenchResults): string[] {
+  mkdirSync(resultsDir, { recursive: true });
+  // Colons are not allowed in Windows file names.
+  const stamp = r.startedAt.replace(/:/g, '-');
+  const json = `${JSON.stringify(r, null, 2)}\n`;
+  return [`${stamp}.json`, 'latest.json'].map((name) => {
+    const file = path.join(resultsDir, name);
+    writeFileSync(`${file}.tmp`, json);
+    renameSync(`${file}.tmp`, file);
+    return path.relative(process.cwd(), file);
+  });
+}

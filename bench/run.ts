@@ -1,0 +1,103 @@
+/**
+ * `npm run bench`: W1 (start latency) and W2 (throughput) on one Temporal dev
+ * server in one run, each against a baseline measured side by side. Bounded by
+ * BENCH_TIMEOUT_MS; whatever happens, everything started is stopped.
+ */
+import { setMaxListeners } from 'node:events';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Cleanup, withTimeout } from './cleanup.ts';
+import { formatResults, machineInfo, writeResults, type BenchResults } from './report.ts';
+import { startBase } from './stack.ts';
+import { envInt, untilAborted } from './util.ts';
+import { runW1 } from './w1-start-latency.ts';
+import { runW2 } from './w2-throughput.ts';
+
+// Before any native connection: the Runtime can be installed only once, and
+// worker chatter below WARN would bury the table.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+const settings = {
+  w1N: envInt('BENCH_W1_N', 200),
+  w2N: envInt('BENCH_W2_N', 500),
+  w2Concurrency: envInt('BENCH_W2_CONCURRENCY', 16),
+  warmup: envInt('BENCH_WARMUP', 10),
+  timeoutMs: envInt('BENCH_TIMEOUT_MS', 10 * 60_000),
+};
+
+async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchResults> {
+  const startedAt = new Date().toISOString();
+  log('starting Temporal dev server, Postgres, receiver; bundling workflows');
+  const base = await startBase(cleanup);
+  signal.throwIfAborted();
+  log(`W1: ${settings.w1N} sequential starts each via API, SDK and plain HTTP`);
+  const w1 = await runW1(base, settings.w1N, settings.warmup, signal);
+  log(`W2: ${settings.w2N} jobs via API, then via SDK, ${settings.w2Concurrency} in flight`);
+  const w2 = await runW2(base, settings.w2N, settings.w2Concurrency, settings.warmup, signal);
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: machineInfo(),
+    config: {
+      w1N: settings.w1N,
+      w2N: settings.w2N,
+      w2Concurrency: settings.w2Concurrency,
+      warmup: settings.warmup,
+      postgres: base.postgres,
+      temporalCli: base.temporalCliVersion,
+    },
+    w1,
+    w2,
+  };
+}
+
+/** Progress goes to stderr so stdout carries only the table. */
+function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** Aborts on timeout or the first SIGINT/SIGTERM; a second signal exits at once. */
+function stopSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  // Every awaited workflow result listens for the abort; dozens at once are expected, not a leak.
+  setMaxListeners(0, controller.signal);
+  const timer = setTimeout(() => controller.abort(new Error(`run exceeded BENCH_TIMEOUT_MS=${settings.timeoutMs}`)), settings.timeoutMs);
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    log(`${name}: stopping (again to force)`);
+    controller.abort(new Error(`interrupted by ${name}`));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const cleanup = new Cleanup();
+  const stop = stopSignal();
+  const work = benchmark(cleanup, stop.signal);
+  try {
+    const results = await untilAborted(work, stop.signal);
+    console.log(formatResults(results));
+    for (const file of writeResults(results)) log(`wrote ${file}`);
+  } catch (err) {
+    log(`failed: ${(err as Error).stack ?? String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    // After an abort the run may still be starting something (the dev server,
+    // Postgres); let it settle so its teardown is registered before we run it.
+    await withTimeout(work.catch(() => {}), 75_000, 'run did not settle').catch((err: Error) => log(err.message));
+    log('stopping everything');
+    const failures = await cleanup.run();
+    for (const f of failures) log(`cleanup: ${f}`);
+    stop.dispose();
+    // Everything is closed; do not let a stray handle keep the process up.
+    setTimeout(() => process.exit(), 5_000).unref();
+  }
+}
+
+await main();

@@ -1,0 +1,125 @@
+/**
+ * `npm start`: the whole platform on one machine with embedded defaults —
+ * Temporal dev server (state under the data dir), Postgres (DATABASE_URL or
+ * embedded), migrations, the API and the workers. Ctrl-C stops everything in
+ * order; the next start finds the same jobs and data.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../runtime/config.ts';
+import { runMigrations } from '../db/migrate.ts';
+import { ensureTool, ToolUnavailableError } from './lib/cli-tools.ts';
+import { spawnChild, type Child } from './lib/children.ts';
+import { ensureDatabase, ensureDevTenant, readOrCreateSecret } from './lib/dev-bootstrap.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './lib/postgres.ts';
+import { startDevServer, waitForFrontend, type DevServer } from './lib/temporal-dev-server.ts';
+import { startWebhookSink } from './lib/webhook-sink.ts';
+
+const root = path.resolve(fileURLToPath(import.meta.url), '../..');
+const config = loadConfig();
+const dataDir = path.resolve(root, config.dataDir);
+mkdirSync(dataDir, { recursive: true });
+const say = (line: string) => console.log(`[jobplane] ${line}`);
+
+const stoppers: (() => Promise<unknown>)[] = [];
+let stopping = false;
+async function shutdown(code: number) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping…');
+  for (const stop of stoppers.reverse()) await stop().catch((err) => say(`stop failed: ${(err as Error).message}`));
+  say('stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+async function startTemporal(): Promise<DevServer | undefined> {
+  // An already running server (or a real cluster) at TEMPORAL_ADDRESS is used as it is.
+  try {
+    await waitForFrontend(config.temporalAddress, 1500);
+    say(`using the Temporal server already at ${config.temporalAddress}`);
+    return undefined;
+  } catch {
+    // none there: start the dev server
+  }
+  const cliPath = await ensureTool('temporal');
+  const port = Number(config.temporalAddress.split(':').pop());
+  say(`starting Temporal dev server on ${config.temporalAddress} (UI :${config.temporalUiPort}, state ${path.join(config.dataDir, 'temporal.db')})`);
+  return await startDevServer({
+    cliPath,
+    port,
+    uiPort: config.temporalUiPort,
+    dbFile: path.join(dataDir, 'temporal.db'),
+    stdio: 'inherit',
+    detached: true,
+  });
+}
+
+async function startPostgres(): Promise<string> {
+  if (config.databaseUrl) return config.databaseUrl;
+  say(`starting embedded Postgres on 127.0.0.1:${config.embeddedPostgresPort} (data ${path.join(config.dataDir, 'postgres')})`);
+  const pg: EmbeddedPostgresHandle = await startEmbeddedPostgres(path.join(dataDir, 'postgres'), config.embeddedPostgresPort);
+  stoppers.push(() => pg.stop());
+  return await ensureDatabase(pg.url, 'jobplane');
+}
+
+async function main() {
+  const started = Date.now();
+  const [databaseUrl, temporal] = await Promise.all([startPostgres(), startTemporal()]);
+  if (temporal) stoppers.unshift(() => temporal.stop()); // stopped after API and workers
+  await runMigrations(databaseUrl);
+  const devKey = await ensureDevTenant(databaseUrl, dataDir);
+  const signingSecret = config.webhookSigningSecret ?? readOrCreateSecret(path.join(dataDir, 'webhook-signing-secret'));
+
+  const sink = await startWebhookSink(config.devSinkPort, (line) => console.log(`[sink] ${line}`));
+  stoppers.push(() => new Promise((r) => sink.close(r)));
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    JOBPLANE_WEBHOOK_SIGNING_SECRET: signingSecret,
+    // The dev sink listens on loopback; production keeps the private-range block unless configured.
+    JOBPLANE_WEBHOOK_ALLOWED_HOSTS: process.env.JOBPLANE_WEBHOOK_ALLOWED_HOSTS ?? '127.0.0.1',
+    JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: process.env.JOBPLANE_WORKER_SHUTDOWN_GRACE_MS ?? '5000',
+  };
+  const tsx = ['--import', 'tsx'];
+  const api: Child = spawnChild('api', process.execPath, [...tsx, path.join(root, 'api/main.ts')], env);
+  const workers: Child = spawnChild('workers', process.execPath, [...tsx, path.join(root, 'workers/main.ts')], env);
+  stoppers.push(() => workers.stop(), () => api.stop());
+  await Promise.all([api.waitForLine(/api listening/, 60_000), workers.waitForLine(/workers polling/, 120_000)]);
+  printBanner(devKey, Date.now() - started);
+}
+
+function printBanner(devKey: { key: string; created: boolean }, ms: number) {
+  const api = `http://localhost:${config.port}`;
+  const keyFile = path.join(config.dataDir, 'dev-api-key');
+  const body = JSON.stringify({
+    type: 'webhook.deliver',
+    input: { url: `http://127.0.0.1:${config.devSinkPort}/hooks/demo`, payload: { hello: 'world' }, eventType: 'demo.created' },
+  });
+  console.log(`
+  Jobplane is ready (${(ms / 1000).toFixed(1)} s)
+
+  API            ${api}        (ready: ${api}/readyz)
+  Temporal UI    ${config.temporalUiUrl}
+  Dev API key    ${devKey.created ? devKey.key + '  (new; saved to ' + keyFile + ')' : 'in ' + keyFile}
+
+  Create a job:
+    curl -s -X POST ${api}/v1/jobs \\
+      -H "Authorization: Bearer $(cat ${keyFile})" \\
+      -H 'Content-Type: application/json' \\
+      -d '${body}'
+  Follow it:
+    curl -s ${api}/v1/jobs/<id> -H "Authorization: Bearer $(cat ${keyFile})"
+
+  Ctrl-C stops everything; data stays in ${config.dataDir}/.
+`);
+}
+
+main().catch((err) => {
+  if (err instanceof ToolUnavailableError) console.error(err.message);
+  else console.error(err);
+  void shutdown(1);
+});
