@@ -5,14 +5,21 @@
  */
 export class Cleanup {
   private readonly steps: { name: string; fn: () => Promise<unknown> }[] = [];
+  private done = false;
 
-  /** Registers a teardown step; call right after the thing it undoes has started. */
+  /**
+   * Registers a teardown step; call right after the thing it undoes has started.
+   * After {@link run}, a step runs at once: an aborted run may still finish
+   * starting something (the dev server, say) after the teardown began.
+   */
   add(name: string, fn: () => Promise<unknown>): void {
-    this.steps.push({ name, fn });
+    if (this.done) void fn().catch(() => {});
+    else this.steps.push({ name, fn });
   }
 
   /** Runs every step (newest first) and returns the ones that failed or timed out. */
   async run(stepTimeoutMs = 15_000): Promise<string[]> {
+    this.done = true;
     const failures: string[] = [];
     for (let step = this.steps.pop(); step; step = this.steps.pop()) {
       try {

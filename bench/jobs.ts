@@ -27,6 +27,7 @@ export async function createViaApi(wl: Workload, input: WebhookDeliverInput): Pr
       'idempotency-key': randomUUID(),
     },
     body: JSON.stringify({ type: webhookDeliver.type, input }),
+    signal: wl.signal,
   });
   const body = (await res.json()) as { workflowId?: string };
   if (res.status !== 201 || !body.workflowId) throw new Error(`POST /v1/jobs answered ${res.status}: ${JSON.stringify(body)}`);
@@ -36,20 +37,23 @@ export async function createViaApi(wl: Workload, input: WebhookDeliverInput): Pr
 /** Baseline 1: the bare SDK call the API wraps. */
 export async function startViaSdk(wl: Workload, input: WebhookDeliverInput): Promise<string> {
   const jobId = newJobId();
-  const handle = await wl.client.workflow.start(webhookDeliver.workflowType, {
-    taskQueue: wl.taskQueue,
-    workflowId: workflowIdFor(wl.tenantId, jobId),
-    args: [{ tenantId: wl.tenantId, jobId, input }],
-  });
+  const handle = await wl.client.withAbortSignal(wl.signal, () =>
+    wl.client.workflow.start(webhookDeliver.workflowType, {
+      taskQueue: wl.taskQueue,
+      workflowId: workflowIdFor(wl.tenantId, jobId),
+      args: [{ tenantId: wl.tenantId, jobId, input }],
+    }),
+  );
   return handle.workflowId;
 }
 
 /** Baseline 2: the same request shape against a route that does nothing. */
-export async function postPlain(url: string, input: WebhookDeliverInput): Promise<void> {
+export async function postPlain(url: string, input: WebhookDeliverInput, signal: AbortSignal): Promise<void> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { authorization: 'Bearer x', 'content-type': 'application/json', 'idempotency-key': randomUUID() },
     body: JSON.stringify({ type: webhookDeliver.type, input }),
+    signal,
   });
   await res.json();
   if (res.status !== 201) throw new Error(`plain route answered ${res.status}`);

@@ -27,7 +27,7 @@ const settings = {
 async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
   log('starting Temporal dev server, Postgres, receiver; bundling workflows');
-  const base = await startBase(cleanup);
+  const base = await startBase(cleanup, signal);
   signal.throwIfAborted();
   log(`W1: ${settings.w1N} sequential starts each via API, SDK and plain HTTP`);
   const w1 = await runW1(base, settings.w1N, settings.warmup, signal);
@@ -61,8 +61,12 @@ function stopSignal(): { signal: AbortSignal; dispose(): void } {
   // Every awaited workflow result listens for the abort; dozens at once are expected, not a leak.
   setMaxListeners(0, controller.signal);
   const timer = setTimeout(() => controller.abort(new Error(`run exceeded BENCH_TIMEOUT_MS=${settings.timeoutMs}`)), settings.timeoutMs);
+  let firstAt = 0;
   const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
+    // One Ctrl-C arrives twice (from the terminal and relayed by tsx): only a later one forces.
+    if (firstAt && Date.now() - firstAt > 1000) process.exit(130);
+    if (firstAt) return;
+    firstAt = Date.now();
     log(`${name}: stopping (again to force)`);
     controller.abort(new Error(`interrupted by ${name}`));
   };
@@ -90,7 +94,7 @@ async function main(): Promise<void> {
   } finally {
     // After an abort the run may still be starting something (the dev server,
     // Postgres); let it settle so its teardown is registered before we run it.
-    await withTimeout(work.catch(() => {}), 75_000, 'run did not settle').catch((err: Error) => log(err.message));
+    await withTimeout(work.catch(() => {}), 30_000, 'run did not settle').catch((err: Error) => log(err.message));
     log('stopping everything');
     const failures = await cleanup.run();
     for (const f of failures) log(`cleanup: ${f}`);

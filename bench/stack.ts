@@ -18,12 +18,13 @@ import { loadConfig, settings, type Config } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { taskQueueName } from '../runtime/temporal.ts';
 import { ensureTool, readToolVersion } from '../scripts/lib/cli-tools.ts';
-import { createScratchDatabase, startEmbeddedPostgres } from '../scripts/lib/postgres.ts';
+import { startEmbeddedPostgres } from '../scripts/lib/postgres.ts';
 import { startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { workflowsEntry } from '../workers/workflow-bundle.ts';
 import type { Cleanup } from './cleanup.ts';
 import { serveFetch, startReceiver, type Receiver } from './http.ts';
+import { createBenchDatabase, dropStaleBenchDatabases } from './scratch-db.ts';
 
 /** Port of the benchmark's embedded Postgres: apart from dev (5499) and tests (5498). */
 const embeddedPgPort = 5497;
@@ -39,6 +40,8 @@ export interface BenchBase {
   bundle: WorkflowBundleWithSourceMap;
   receiver: Receiver;
   cleanup: Cleanup;
+  /** Aborts on timeout or Ctrl-C; in-flight requests and starts stop with it. */
+  signal: AbortSignal;
 }
 
 export interface Workload {
@@ -50,19 +53,21 @@ export interface Workload {
   /** Prefixed task queue of `webhook.deliver` in this workload. */
   taskQueue: string;
   client: Client;
+  signal: AbortSignal;
 }
 
 const noop = () => {};
 const silentBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 /** Starts what all workloads share; every piece is registered in `cleanup` as soon as it runs. */
-export async function startBase(cleanup: Cleanup): Promise<BenchBase> {
+export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<BenchBase> {
   const cliPath = await ensureTool('temporal', { quiet: true });
   const temporal = await startDevServer({ cliPath });
   cleanup.add('temporal dev server', () => temporal.stop());
 
   const pg = await postgresUrl(cleanup);
-  const scratch = await createScratchDatabase(pg.url, `jp_bench_${Date.now()}_${randomBytes(3).toString('hex')}`);
+  await dropStaleBenchDatabases(pg.url);
+  const scratch = await createBenchDatabase(pg.url);
   cleanup.add('scratch database', () => scratch.drop());
   await runMigrations(scratch.url);
 
@@ -74,7 +79,7 @@ export async function startBase(cleanup: Cleanup): Promise<BenchBase> {
   const bundle = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: silentBundlerLogger });
   const client = new Client({ connection, namespace: settings.temporalNamespace.default! });
   const temporalCliVersion = (await readToolVersion('temporal', cliPath)) ?? 'unknown';
-  return { temporal, temporalCliVersion, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup };
+  return { temporal, temporalCliVersion, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup, signal };
 }
 
 async function postgresUrl(cleanup: Cleanup): Promise<{ url: string; source: BenchBase['postgres'] }> {
@@ -106,7 +111,15 @@ export async function startWorkload(base: BenchBase, name: string): Promise<Work
   const api = await serveFetch(app.fetch);
   base.cleanup.add(`${name} api server`, () => api.close());
   await startWorkers(base, name, { ...config, publicUrl: api.url });
-  return { config, tenantId: tenant.id, apiUrl: api.url, apiKey: key, taskQueue: taskQueueName(config, webhookDeliver.taskQueue), client: base.client };
+  return {
+    config,
+    tenantId: tenant.id,
+    apiUrl: api.url,
+    apiKey: key,
+    taskQueue: taskQueueName(config, webhookDeliver.taskQueue),
+    client: base.client,
+    signal: base.signal,
+  };
 }
 
 function openDb(base: BenchBase, label: string): Db {

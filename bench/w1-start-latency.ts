@@ -33,7 +33,7 @@ export async function runW1(base: BenchBase, n: number, warmup: number, signal: 
   const call: Record<Op, (input: WebhookDeliverInput) => Promise<unknown>> = {
     api: async (i) => started.push(await createViaApi(wl, i)),
     sdk: async (i) => started.push(await startViaSdk(wl, i)),
-    plainHttp: (i) => postPlain(`${plain.url}/x`, i),
+    plainHttp: (i) => postPlain(`${plain.url}/x`, i, signal),
   };
 
   // Warm-up: connection pools, JIT, the first workflow task on fresh workers.

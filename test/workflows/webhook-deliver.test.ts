@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { webhookAttempts } from '../../db/schema/index.ts';
+import { recordHistory } from '../helpers/record-history.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, testSigningSecret, waitForJob, type TestStack } from '../helpers/stack.ts';
 
@@ -55,6 +56,7 @@ describe('webhook.deliver', () => {
 
     const rows = await attemptsOf(job.id);
     expect(rows.map((a) => [a.attempt, a.status, a.statusCode])).toEqual([[1, 'succeeded', 204]]);
+    await recordHistory(stack.temporal.address, job.workflowId, 'webhook-deliver', 'succeeded-first-attempt');
   });
 
   it('retries 5xx with exponential backoff, then succeeds with the same idempotency key', async () => {
@@ -72,6 +74,7 @@ describe('webhook.deliver', () => {
       [2, 'retrying', 503],
       [3, 'succeeded', 200],
     ]);
+    await recordHistory(stack.temporal.address, job.workflowId, 'webhook-deliver', 'succeeded-after-retries');
   });
 
   it('fails at once, without retrying, on a 4xx other than 408/429', async () => {
@@ -83,6 +86,7 @@ describe('webhook.deliver', () => {
     expect(String((done.error as { message: string }).message)).toContain('422');
     expect(r.requests).toHaveLength(1);
     expect((await attemptsOf(job.id)).map((a) => a.status)).toEqual(['failed']);
+    await recordHistory(stack.temporal.address, job.workflowId, 'webhook-deliver', 'failed-rejected');
   });
 
   it('honours Retry-After on 429 instead of the backoff', async () => {
@@ -105,6 +109,7 @@ describe('webhook.deliver', () => {
     expect(done.status).toBe('cancelled');
     const again = await stack.api(`/v1/jobs/${job.id}/cancel`, { method: 'POST', role: 'submitter' });
     expect(again.status).toBe(409);
+    await recordHistory(stack.temporal.address, job.workflowId, 'webhook-deliver', 'cancelled-in-flight');
   });
 
   it('treats a refused connection as retryable', async () => {
