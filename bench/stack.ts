@@ -110,7 +110,7 @@ export async function startWorkload(base: BenchBase, name: string): Promise<Work
   const app = createApp({ config, db: apiDb, client: base.client, log: createLogger('bench-api', 'silent') });
   const api = await serveFetch(app.fetch);
   base.cleanup.add(`${name} api server`, () => api.close());
-  await startWorkers(base, name, { ...config, publicUrl: api.url });
+  await startWorkers(base, name, config);
   return {
     config,
     tenantId: tenant.id,
@@ -123,7 +123,7 @@ export async function startWorkload(base: BenchBase, name: string): Promise<Work
 }
 
 function openDb(base: BenchBase, label: string): Db {
-  const database = createDb(base.databaseUrl, { max: 10, applicationName: `jobplane-bench` });
+  const database = createDb(base.databaseUrl, { max: 10, applicationName: 'jobplane-bench' });
   base.cleanup.add(label, () => database.close());
   return database.db;
 }

@@ -12,6 +12,8 @@ interface Setting<T> {
   default: string | undefined;
   /** One line for the README. */
   description: string;
+  /** An empty value is meaningful (e.g. "no prefix", "disabled") instead of meaning "use the default". */
+  emptyIsValue?: boolean;
   schema: z.ZodType<T>;
 }
 
@@ -82,12 +84,14 @@ export const settings = {
   }),
   taskQueuePrefix: setting({
     env: 'JOBPLANE_TASK_QUEUE_PREFIX',
+    emptyIsValue: true,
     default: '',
     description: 'Prefix for every task queue name (isolates tests and environments sharing a namespace)',
     schema: z.string(),
   }),
   webhookAllowedHosts: setting({
     env: 'JOBPLANE_WEBHOOK_ALLOWED_HOSTS',
+    emptyIsValue: true,
     default: '',
     description: 'Comma-separated host names, IPs or CIDRs webhooks may reach despite the private-range block',
     schema: z.string(),
@@ -118,6 +122,7 @@ export const settings = {
   }),
   workerMetricsAddress: setting({
     env: 'JOBPLANE_WORKER_METRICS_ADDRESS',
+    emptyIsValue: true,
     default: '127.0.0.1:9464',
     description: 'Bind address of the workers Prometheus endpoint (`/metrics`); empty disables it',
     schema: z.string(),
@@ -161,7 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, s] of Object.entries(settings) as [string, Setting<unknown>][]) {
-    const raw = env[s.env] === undefined || env[s.env] === '' ? s.default : env[s.env];
+    const value = env[s.env];
+    const raw = value === undefined || (value === '' && !s.emptyIsValue) ? s.default : value;
     const result = s.schema.safeParse(raw);
     if (result.success) parsed[key] = result.data;
     else problems.push(`${s.env}=${JSON.stringify(raw)}: ${result.error.issues.map((i) => i.message).join('; ')}`);

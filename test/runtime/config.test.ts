@@ -28,3 +28,11 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('empty values', () => {
+  it('an empty metrics address disables metrics; an empty PORT means the default', () => {
+    expect(loadConfig({ JOBPLANE_WORKER_METRICS_ADDRESS: '' }).workerMetricsAddress).toBe('');
+    expect(loadConfig({}).workerMetricsAddress).toBe('127.0.0.1:9464');
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+});
