@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { requireRole, type AuthEnv } from '../auth.ts';
 import { jobIdPattern } from '../ids.ts';
 import { cancelJob, createJob, findJob, type JobServiceDeps } from '../job-service.ts';
-import { describeJob } from '../job-view.ts';
+import { describeJob, justStartedJob } from '../job-view.ts';
 import { readJson } from '../json-body.ts';
 import { ProblemError } from '../problems.ts';
 
@@ -37,7 +37,7 @@ export function jobRoutes(deps: JobServiceDeps) {
       }
       const body = await readJson(c, createJobBody);
       const { row, created } = await createJob(deps, caller, { type: body.type, input: body.input }, key?.data, c.get('requestId'));
-      const view = await describeJob(deps.client, deps.config, row);
+      const view = created ? justStartedJob(deps.config, row) : await describeJob(deps.client, deps.config, row);
       c.header('location', view.links.self);
       return c.json(view, created ? 201 : 200);
     })
