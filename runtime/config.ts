@@ -127,6 +127,13 @@ export const settings = {
     description: 'Bind address of the workers Prometheus endpoint (`/metrics`); empty disables it',
     schema: z.string(),
   }),
+  workerHealthAddress: setting({
+    env: 'JOBPLANE_WORKER_HEALTH_ADDRESS',
+    emptyIsValue: true,
+    default: '127.0.0.1:9465',
+    description: 'Bind address of the workers health endpoint (`/healthz`, `/readyz` once polling); empty disables it',
+    schema: z.string(),
+  }),
   workflowBundlePath: setting({
     env: 'JOBPLANE_WORKFLOW_BUNDLE',
     default: undefined,

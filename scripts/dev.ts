@@ -12,7 +12,7 @@ import { runMigrations } from '../db/migrate.ts';
 import { ensureTool, ToolUnavailableError } from './lib/cli-tools.ts';
 import { spawnChild, type Child } from './lib/children.ts';
 import { ensureDatabase, ensureDevTenant, readOrCreateSecret } from './lib/dev-bootstrap.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './lib/postgres.ts';
+import { startEmbeddedPostgres, takeBackShutdownSignals, type EmbeddedPostgresHandle } from './lib/postgres.ts';
 import { startDevServer, waitForFrontend, type DevServer } from './lib/temporal-dev-server.ts';
 import { startWebhookSink } from './lib/webhook-sink.ts';
 
@@ -32,6 +32,7 @@ async function shutdown(code: number) {
   say('stopped');
   process.exit(code);
 }
+takeBackShutdownSignals();
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
@@ -88,8 +89,23 @@ async function main() {
   const api: Child = spawnChild('api', process.execPath, [...tsx, path.join(root, 'api/main.ts')], env);
   const workers: Child = spawnChild('workers', process.execPath, [...tsx, path.join(root, 'workers/main.ts')], env);
   stoppers.push(() => workers.stop(), () => api.stop());
-  await Promise.all([api.waitForLine(/api listening/, 60_000), workers.waitForLine(/workers polling/, 120_000)]);
+  await Promise.all([
+    waitForHttp(`http://127.0.0.1:${config.port}/readyz`, 60_000, api),
+    config.workerHealthAddress ? waitForHttp(`http://${config.workerHealthAddress}/readyz`, 120_000, workers) : Promise.resolve(),
+  ]);
   printBanner(devKey, Date.now() - started);
+}
+
+/** Polls a readiness URL until it answers 200; fails early if the child exits. */
+async function waitForHttp(url: string, timeoutMs: number, child: Child): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null) throw new Error(`${child.name} exited with code ${child.process.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms`);
 }
 
 function printBanner(devKey: { key: string; created: boolean }, ms: number) {

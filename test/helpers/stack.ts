@@ -97,6 +97,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     JOBPLANE_WEBHOOK_TIMEOUT_MS: '10000',
     JOBPLANE_WORKFLOW_BUNDLE: bundle,
     JOBPLANE_WORKER_METRICS_ADDRESS: '',
+    JOBPLANE_WORKER_HEALTH_ADDRESS: '',
     JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: '2000',
     JOBPLANE_LOG_LEVEL: 'warn',
     PORT: '0',

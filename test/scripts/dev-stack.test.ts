@@ -1,0 +1,100 @@
+/**
+ * `npm start` as a newcomer runs it: embedded Postgres, the Temporal dev
+ * server with its Web UI, the API and workers; the printed curl creates a
+ * job that succeeds; Ctrl-C stops every child; a second start finds the job.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { repoRoot } from '../helpers/stack.ts';
+
+const dataDir = mkdtempSync(path.join(tmpdir(), 'jobplane-dev-'));
+let running: ChildProcess | undefined;
+
+afterAll(() => {
+  running?.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function ports() {
+  return { api: await freePort(), temporal: await freePort(), ui: await freePort(), pg: await freePort(), sink: await freePort(), metrics: await freePort(), health: await freePort() };
+}
+
+function startDev(p: Awaited<ReturnType<typeof ports>>): Promise<{ child: ChildProcess; output: () => string }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(p.api),
+    TEMPORAL_ADDRESS: `127.0.0.1:${p.temporal}`,
+    TEMPORAL_UI_PORT: String(p.ui),
+    JOBPLANE_EMBEDDED_PG_PORT: String(p.pg),
+    JOBPLANE_DEV_SINK_PORT: String(p.sink),
+    JOBPLANE_WORKER_METRICS_ADDRESS: `127.0.0.1:${p.metrics}`,
+    JOBPLANE_WORKER_HEALTH_ADDRESS: `127.0.0.1:${p.health}`,
+    JOBPLANE_DATA_DIR: dataDir,
+    JOBPLANE_LOG_LEVEL: 'warn',
+  };
+  delete env.DATABASE_URL; // the embedded default is what a fresh machine gets
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/dev.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running = child;
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start not ready in 120 s:\n${out}`)), 120_000);
+    const check = setInterval(() => {
+      if (out.includes('Jobplane is ready')) {
+        clearTimeout(timer);
+        clearInterval(check);
+        resolve({ child, output: () => out });
+      }
+    }, 100);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      clearInterval(check);
+      reject(new Error(`npm start exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+async function stopDev(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  return await exited;
+}
+
+it('starts the whole stack, runs the printed curl to success, stops cleanly and keeps data', async () => {
+  const p = await ports();
+  const first = await startDev(p);
+  const keyFile = path.join(dataDir, 'dev-api-key');
+  expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+  const key = readFileSync(keyFile, 'utf8').trim();
+  expect(first.output()).toContain(key); // printed on first start
+
+  // The printed curl, as a user would paste it.
+  const curlBody = /-d '(\{.*\})'/.exec(first.output())![1]!;
+  const auth = { authorization: `Bearer ${key}` };
+  expect((await fetch(`http://127.0.0.1:${p.api}/readyz`)).status).toBe(200);
+  expect((await fetch(`http://127.0.0.1:${p.ui}/`)).status).toBe(200);
+  const created = await fetch(`http://127.0.0.1:${p.api}/v1/jobs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: curlBody });
+  expect(created.status).toBe(201);
+  const job = (await created.json()) as { id: string };
+  let view: { status?: string } = {};
+  for (let i = 0; i < 100 && view.status !== 'succeeded'; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    view = (await (await fetch(`http://127.0.0.1:${p.api}/v1/jobs/${job.id}`, { headers: auth })).json()) as { status?: string };
+  }
+  expect(view.status).toBe('succeeded');
+
+  expect(await stopDev(first.child)).toBe(0);
+  expect(first.output()).toContain('[jobplane] stopped');
+  await expect(fetch(`http://127.0.0.1:${p.api}/healthz`)).rejects.toThrow();
+
+  const second = await startDev(p);
+  expect(second.output()).not.toContain(key); // the existing key is reused, not reprinted
+  const again = await fetch(`http://127.0.0.1:${p.api}/v1/jobs/${job.id}`, { headers: auth });
+  expect(((await again.json()) as { status: string }).status).toBe('succeeded');
+  expect(await stopDev(second.child)).toBe(0);
+}, 300_000);
