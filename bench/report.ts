@@ -50,6 +50,7 @@ export function formatResults(r: BenchResults): string {
       latencyRow('POST /v1/jobs (api)', w1.api),
       latencyRow('workflow.start (sdk)', w1.sdk),
       latencyRow('plain Hono POST (http)', w1.plainHttp),
+      latencyRow('Postgres insert+commit', w1.postgresCommit),
     ]),
     `ratio api/sdk: p50 ${w1.ratio.p50.toFixed(2)}x, p99 ${w1.ratio.p99.toFixed(2)}x`,
     '',
