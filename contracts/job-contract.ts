@@ -18,6 +18,17 @@ export interface ActivityProfile {
   };
 }
 
+/**
+ * Messages a job type accepts while it runs. Keys are the Temporal signal /
+ * update / query names the workflow defines; the API validates payloads with
+ * these schemas before they reach Temporal.
+ */
+export interface JobMessages {
+  signals?: Record<string, { description: string; input: z.ZodType }>;
+  updates?: Record<string, { description: string; input: z.ZodType; output: z.ZodType }>;
+  queries?: Record<string, { description: string; output: z.ZodType }>;
+}
+
 export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
   /** Public job type name used in the API (`webhook.deliver`). */
   type: string;
@@ -31,6 +42,8 @@ export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodTyp
   taskQueue: string;
   /** Bound on a whole run, so a stuck job ends as `timed_out` instead of running forever. */
   executionTimeout: string;
+  /** Signals, updates and queries the API exposes under `/v1/jobs/{id}/…`. */
+  messages?: JobMessages;
   /** One-line summary the Web UI shows for a run. */
   summary: (input: z.infer<I>, meta: { tenantId: string; jobId: string }) => string;
 }

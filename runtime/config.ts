@@ -108,6 +108,30 @@ export const settings = {
     description: 'Timeout of one webhook HTTP attempt',
     schema: positiveInt,
   }),
+  platformKey: setting({
+    env: 'JOBPLANE_PLATFORM_KEY',
+    default: undefined,
+    description: 'Platform key that manages tenants (`npm start` generates one into `<data dir>/platform-key`); unset: tenant routes answer 401',
+    schema: z.string().min(32, 'must be at least 32 characters').optional(),
+  }),
+  createRatePerSecond: setting({
+    env: 'JOBPLANE_CREATE_RATE_PER_SECOND',
+    default: '50',
+    description: 'Default per-tenant job-create rate (token bucket refill per second, shared by all API processes)',
+    schema: z.coerce.number().positive(),
+  }),
+  createBurst: setting({
+    env: 'JOBPLANE_CREATE_BURST',
+    default: '100',
+    description: 'Default per-tenant burst of job creates (token bucket size)',
+    schema: positiveInt,
+  }),
+  maxRunningJobs: setting({
+    env: 'JOBPLANE_MAX_RUNNING_JOBS',
+    default: '1000',
+    description: 'Default per-tenant cap on jobs running at once (creates beyond it answer 429)',
+    schema: positiveInt,
+  }),
   bodyLimitBytes: setting({
     env: 'JOBPLANE_BODY_LIMIT_BYTES',
     default: '1048576',

@@ -3,3 +3,4 @@ export * from './api-keys.ts';
 export * from './jobs.ts';
 export * from './webhook-attempts.ts';
 export * from './audit-events.ts';
+export * from './rate-limit-buckets.ts';

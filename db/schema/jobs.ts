@@ -1,4 +1,5 @@
-import { index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { index, pgTable, smallint, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { tenants } from './tenants.ts';
 
 /**
@@ -22,7 +23,20 @@ export const jobs = pgTable(
     /** First run id, set once the workflow start succeeded; null means not started yet. */
     firstRunId: text(),
     createdByKeyId: text(),
+    /** Free-form `key=value` or plain labels for filtering lists (`GET /v1/jobs?label=`). */
+    labels: text().array().notNull().default(sql`'{}'::text[]`),
+    /** Temporal priority key 1 (first) … 5 (last); null = the server default (3). */
+    priority: smallint(),
+    /** The job this one re-runs (`POST /v1/jobs/{id}/retry`), if any. */
+    retryOf: text(),
+    /** Set when the job was started by a schedule. */
+    scheduleId: text(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex().on(t.tenantId, t.idempotencyKey), index().on(t.tenantId, t.createdAt)],
+  (t) => [
+    uniqueIndex().on(t.tenantId, t.idempotencyKey),
+    // Keyset pagination, newest first: (created_at, id) is unique and stable under concurrent inserts.
+    index('jobs_tenant_created_id_index').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    index('jobs_labels_index').using('gin', t.labels),
+  ],
 );

@@ -1,8 +1,12 @@
-import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { doublePrecision, integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 
 /** A tenant owns jobs, API keys and audit records; every query is scoped by its id. */
 export const tenants = pgTable('tenants', {
   id: text().primaryKey(),
   name: text().notNull().unique(),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  /** Quotas; null means the platform default from config. */
+  createRatePerSecond: doublePrecision(),
+  createBurst: integer(),
+  maxRunningJobs: integer(),
 });
