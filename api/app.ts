@@ -1,15 +1,23 @@
 /** The HTTP edge: one sub-app per resource, composed here; errors rendered once as problem+json. */
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { createMiddleware } from 'hono/factory';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import type { Context } from 'hono';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
+import { auditEvents } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
+import { mountDocs } from './docs.ts';
 import { problemBody, ProblemError } from './problems.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { healthRoutes } from './routes/health.ts';
+import { jobTypeRoutes } from './routes/job-types.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { tenantRoutes } from './routes/tenants.ts';
 
 export interface AppDeps {
   config: Config;
@@ -18,8 +26,62 @@ export interface AppDeps {
   log: Logger;
 }
 
+const jsonType = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+
+/** 415 for a request body that is not JSON (Hono's validator would otherwise read it as `{}`). */
+const requireJsonBody = createMiddleware(async (c, next) => {
+  const hasBody = Number(c.req.header('content-length') ?? 0) > 0 || c.req.header('transfer-encoding') !== undefined;
+  const type = c.req.header('content-type') ?? '';
+  if (hasBody && !jsonType.test(type)) {
+    throw new ProblemError('unsupported-media-type', `got ${type ? `"${type}"` : 'no Content-Type'}`);
+  }
+  await next();
+});
+
+/** Failed and refused changes are audited too (successes are written by the handlers, in their transactions). */
+function auditFailures(db: Db, log: Logger) {
+  return createMiddleware<AuthEnv>(async (c, next) => {
+    await next();
+    const caller = c.get('caller');
+    if (c.req.method === 'GET' || c.res.status < 400 || !caller) return;
+    await db
+      .insert(auditEvents)
+      .values({
+        tenantId: caller.kind === 'tenant' ? caller.tenantId : null,
+        actorKeyId: caller.keyId,
+        action: `${c.req.method} ${c.req.routePath}`,
+        target: c.req.path,
+        requestId: c.get('requestId'),
+        outcome: c.res.status === 403 ? 'denied' : 'failed',
+        detail: { status: c.res.status },
+      })
+      .catch((err) => log.error({ err }, 'could not write the audit record of a failed request'));
+  });
+}
+
+function problemResponse(c: Context<AuthEnv>, problem: ProblemError) {
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+  // The rest of an oversized body is never read: tell the client not to reuse this connection.
+  if (problem.slug === 'payload-too-large') headers.connection = 'close';
+  const retryAfter = problem.extra.retryAfterSeconds;
+  if (typeof retryAfter === 'number') headers['retry-after'] = String(Math.ceil(retryAfter));
+  if (Array.isArray(problem.extra.allow)) headers.allow = problem.extra.allow.join(', ');
+  return c.json({ ...problemBody(problem, c.req.path), requestId: c.get('requestId') }, problem.status as 400, headers);
+}
+
+/** Methods registered for a path, to tell 405 from 404. */
+function allowedMethods(app: OpenAPIHono<AuthEnv>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const r of app.routes) {
+    if (r.method === 'ALL') continue;
+    const pattern = new RegExp(`^${r.path.replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`);
+    if (pattern.test(path)) methods.add(r.method);
+  }
+  return [...methods];
+}
+
 export function createApp(deps: AppDeps) {
-  const app = new Hono<AuthEnv>();
+  const app = new OpenAPIHono<AuthEnv>();
   app.use(requestId());
   app.use(
     '/v1/*',
@@ -30,22 +92,30 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
-  app.use('/v1/*', authenticate(deps.db));
+  app.use('/v1/*', requireJsonBody);
+  app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
+  app.use('/v1/*', auditFailures(deps.db, deps.log));
 
   app.route('/', healthRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
+  app.route('/v1/job-types', jobTypeRoutes());
+  app.route('/v1/tenants', tenantRoutes(deps));
+  app.route('/v1/audit', auditRoutes(deps));
+  mountDocs(app);
 
   app.notFound((c) => {
-    const err = new ProblemError('not-found', `no route ${c.req.method} ${c.req.path}`);
-    return c.json(problemBody(err, c.req.path), 404, { 'content-type': 'application/problem+json' });
+    const allow = allowedMethods(app, c.req.path).filter((m) => m !== c.req.method);
+    const problem =
+      allow.length > 0
+        ? new ProblemError('method-not-allowed', `${c.req.method} is not allowed here; use ${allow.join(', ')}`, { allow })
+        : new ProblemError('not-found', `no route ${c.req.method} ${c.req.path}`);
+    return problemResponse(c, problem);
   });
   app.onError((err, c) => {
-    const problem = err instanceof ProblemError ? err : new ProblemError('internal-error', 'see the server log for this request id');
-    if (!(err instanceof ProblemError)) deps.log.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
-    const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
-    // The rest of an oversized body is never read: tell the client not to reuse this connection.
-    if (problem.slug === 'payload-too-large') headers.connection = 'close';
-    return c.json({ ...problemBody(problem, c.req.path), requestId: c.get('requestId') }, problem.status as 400, headers);
+    if (err instanceof ProblemError) return problemResponse(c, err);
+    if (err instanceof HTTPException && err.status === 400) return problemResponse(c, new ProblemError('malformed-json', err.message));
+    deps.log.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    return problemResponse(c, new ProblemError('internal-error', 'see the server log for this request id'));
   });
   return app;
 }

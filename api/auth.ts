@@ -2,42 +2,77 @@ import { createMiddleware } from 'hono/factory';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { apiKeys, type ApiKeyRole } from '../db/schema/index.ts';
-import { parseApiKey, roleAllows, secretMatches } from './api-keys.ts';
+import { hashSecret, parseApiKey, roleAllows, secretMatches } from './api-keys.ts';
 import { ProblemError } from './problems.ts';
 
-export interface Caller {
+/** A tenant's API key. */
+export interface TenantCaller {
+  kind: 'tenant';
   tenantId: string;
   keyId: string;
   role: ApiKeyRole;
 }
 
+/** The platform key: manages tenants, never reads or runs a tenant's jobs. */
+export interface PlatformCaller {
+  kind: 'platform';
+  keyId: 'platform';
+}
+
+export type Caller = TenantCaller | PlatformCaller;
+
 export type AuthEnv = { Variables: { caller: Caller; requestId: string } };
 
-/** Resolves `Authorization: Bearer <key>` to a caller; 401 for anything missing, unknown, revoked or expired. */
-export function authenticate(db: Db) {
+/**
+ * Resolves `Authorization: Bearer <key>` to a caller; 401 for anything
+ * missing, unknown, revoked or expired. `platformKey` is compared by hash in
+ * constant time, like tenant keys.
+ */
+export function authenticate(db: Db, platformKey: string | undefined) {
+  const platformHash = platformKey ? hashSecret(platformKey) : undefined;
   return createMiddleware<AuthEnv>(async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    const parsed = match ? parseApiKey(match[1]!) : undefined;
-    if (!parsed) throw new ProblemError('unauthenticated', 'send Authorization: Bearer <api key>');
-    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id));
-    const now = Date.now();
-    if (
-      !row ||
-      !secretMatches(parsed.secret, row.secretHash) ||
-      row.revokedAt !== null ||
-      (row.expiresAt !== null && row.expiresAt.getTime() <= now)
-    ) {
-      throw new ProblemError('unauthenticated', 'the API key is unknown, revoked or expired');
+    const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+    if (!match) throw new ProblemError('unauthenticated', 'send Authorization: Bearer <api key>');
+    const presented = match[1]!;
+    if (platformHash && secretMatches(presented, platformHash)) {
+      c.set('caller', { kind: 'platform', keyId: 'platform' });
+      return await next();
     }
-    c.set('caller', { tenantId: row.tenantId, keyId: row.id, role: row.role });
+    const parsed = parseApiKey(presented);
+    const [row] = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)) : [];
+    const usable =
+      row &&
+      secretMatches(parsed!.secret, row.secretHash) &&
+      row.revokedAt === null &&
+      (row.expiresAt === null || row.expiresAt.getTime() > Date.now());
+    if (!usable) throw new ProblemError('unauthenticated', 'the API key is unknown, revoked or expired');
+    c.set('caller', { kind: 'tenant', tenantId: row.tenantId, keyId: row.id, role: row.role });
     await next();
   });
 }
 
-/** 403 unless the caller's role includes `needed`. */
-export function requireRole(caller: Caller, needed: ApiKeyRole): void {
+/** The tenant caller if its role includes `needed`; 403 otherwise (also for the platform key). */
+export function requireRole(caller: Caller, needed: ApiKeyRole): TenantCaller {
+  if (caller.kind === 'platform') {
+    throw new ProblemError('forbidden', 'the platform key manages tenants; use a tenant API key for this');
+  }
   if (!roleAllows(caller.role, needed)) {
     throw new ProblemError('forbidden', `this action needs the ${needed} role; the key has ${caller.role}`);
   }
+  return caller;
+}
+
+/**
+ * For `/v1/tenants/{tenantId}/…`: the platform key, or an admin key of that
+ * same tenant. Another tenant's key gets 404, exactly like an unknown tenant.
+ */
+export function requireTenantAdmin(caller: Caller, tenantId: string): Caller {
+  if (caller.kind === 'platform') return caller;
+  if (caller.tenantId !== tenantId) throw new ProblemError('not-found', `no tenant ${tenantId}`);
+  requireRole(caller, 'admin');
+  return caller;
+}
+
+export function requirePlatform(caller: Caller): void {
+  if (caller.kind !== 'platform') throw new ProblemError('forbidden', 'only the platform key manages tenants');
 }

@@ -1,5 +1,5 @@
 /**
- * Creating and cancelling jobs. The Postgres row claims the (tenant,
+ * Creating, finding and cancelling jobs. The Postgres row claims the (tenant,
  * Idempotency-Key) pair first; the workflow start that follows is itself
  * idempotent (deterministic workflow id, USE_EXISTING / REJECT_DUPLICATE), so
  * any number of concurrent or retried creates end in exactly one workflow.
@@ -12,9 +12,11 @@ import { auditEvents, jobs } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { searchAttributes } from '../runtime/search-attributes.ts';
 import { taskQueueName, workflowIdFor } from '../runtime/temporal.ts';
-import type { Caller } from './auth.ts';
+import type { TenantCaller } from './auth.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
-import { newJobId } from './ids.ts';
+import { jobIdPattern, newJobId } from './ids.ts';
+import type { JobRow } from './job-view.ts';
+import { enforceCreateLimits } from './limits.ts';
 import { fieldErrors, ProblemError } from './problems.ts';
 
 export interface JobServiceDeps {
@@ -26,11 +28,37 @@ export interface JobServiceDeps {
 export interface CreateJobRequest {
   type: string;
   input: unknown;
+  priority?: number;
+  startAt?: string;
+  delay?: number | string;
+  labels?: string[];
+  /** Set by `POST /v1/jobs/{id}/retry`. */
+  retryOf?: string;
+  /** Set when a schedule starts the job. */
+  scheduleId?: string;
 }
 
-type JobRow = typeof jobs.$inferSelect;
+export interface CreatedJob {
+  row: JobRow;
+  /** true: this call created it (201); false: an earlier call with the same key did (200). */
+  created: boolean;
+  startAt?: Date;
+}
 
-function contractFor(type: string): JobContract {
+const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `delay` (seconds or `30s`/`5m`/…) or `startAt` → milliseconds to wait before the job may start. */
+export function startDelayMs(req: Pick<CreateJobRequest, 'startAt' | 'delay'>, now = Date.now()): number {
+  if (req.startAt) return Math.max(0, Date.parse(req.startAt) - now);
+  if (typeof req.delay === 'number') return req.delay * 1000;
+  if (typeof req.delay === 'string') {
+    const m = /^(\d+)(ms|s|m|h|d)$/.exec(req.delay)!;
+    return Number(m[1]) * unitMs[m[2]!]!;
+  }
+  return 0;
+}
+
+export function contractFor(type: string): JobContract {
   const contract = findJobContract(type);
   if (!contract) {
     throw new ProblemError('validation-error', `unknown job type "${type}"`, {
@@ -40,14 +68,13 @@ function contractFor(type: string): JobContract {
   return contract;
 }
 
-/** Returns the job row and whether this call created it (201) or found an earlier one with the same key (200). */
 export async function createJob(
   deps: JobServiceDeps,
-  caller: Caller,
+  caller: TenantCaller,
   req: CreateJobRequest,
   idempotencyKey: string | undefined,
   requestId: string,
-): Promise<{ row: JobRow; created: boolean }> {
+): Promise<CreatedJob> {
   const contract = contractFor(req.type);
   const parsed = contract.input.safeParse(req.input);
   if (!parsed.success) {
@@ -55,7 +82,9 @@ export async function createJob(
       errors: fieldErrors(parsed.error, 'input'),
     });
   }
-  const requestHash = sha256Hex(canonicalJson({ type: req.type, input: req.input }));
+  const requestHash = sha256Hex(canonicalJson(req));
+  // A replay of an accepted key costs nothing; everything else spends a token and must fit under the cap.
+  if (!idempotencyKey || !(await keyUsed(deps.db, caller, idempotencyKey))) await enforceCreateLimits(deps, caller);
   const jobId = newJobId();
 
   const inserted = await deps.db.transaction(async (tx) => {
@@ -69,6 +98,10 @@ export async function createJob(
         requestHash,
         workflowId: workflowIdFor(caller.tenantId, jobId),
         createdByKeyId: caller.keyId,
+        labels: req.labels ?? [],
+        priority: req.priority ?? null,
+        retryOf: req.retryOf ?? null,
+        scheduleId: req.scheduleId ?? null,
       })
       .onConflictDoNothing({ target: [jobs.tenantId, jobs.idempotencyKey] })
       .returning();
@@ -76,44 +109,54 @@ export async function createJob(
       await tx.insert(auditEvents).values({
         tenantId: caller.tenantId,
         actorKeyId: caller.keyId,
-        action: 'job.create',
+        action: req.retryOf ? 'job.retry' : 'job.create',
         target: row.id,
         requestId,
         outcome: 'succeeded',
-        detail: { type: req.type, idempotencyKey: idempotencyKey ?? null },
+        detail: { type: req.type, idempotencyKey: idempotencyKey ?? null, ...(req.retryOf ? { retryOf: req.retryOf } : {}) },
       });
     }
     return row;
   });
 
-  let row = inserted;
-  if (!row) {
-    const [existing] = await deps.db
-      .select()
-      .from(jobs)
-      .where(and(eq(jobs.tenantId, caller.tenantId), eq(jobs.idempotencyKey, idempotencyKey!)));
-    if (!existing) throw new Error('idempotency row vanished between insert and select');
-    if (existing.requestHash !== requestHash) {
-      throw new ProblemError('idempotency-key-reused', `Idempotency-Key "${idempotencyKey}" was used for job ${existing.id} with a different body`, {
-        jobId: existing.id,
-      });
-    }
-    row = existing;
-  }
-
+  let row = inserted ?? (await replayOf(deps.db, caller, idempotencyKey!, requestHash));
+  const delayMs = startDelayMs(req);
   if (!row.firstRunId) {
     try {
-      row = await startWorkflow(deps, contract, row, parsed.data);
+      row = await startWorkflow(deps, contract, row, parsed.data, delayMs);
     } catch (err) {
       // Without a key the caller cannot retry this exact job: forget it so no orphan row stays behind.
       if (inserted && !idempotencyKey) await deps.db.delete(jobs).where(eq(jobs.id, row.id));
       throw new ProblemError('temporal-unavailable', `could not start the workflow: ${(err as Error).message}`);
     }
   }
-  return { row, created: inserted !== undefined };
+  return { row, created: inserted !== undefined, ...(delayMs > 0 ? { startAt: new Date(row.createdAt.getTime() + delayMs) } : {}) };
 }
 
-async function startWorkflow(deps: JobServiceDeps, contract: JobContract, row: JobRow, input: unknown): Promise<JobRow> {
+async function keyUsed(db: Db, caller: TenantCaller, idempotencyKey: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(and(eq(jobs.tenantId, caller.tenantId), eq(jobs.idempotencyKey, idempotencyKey)));
+  return row !== undefined;
+}
+
+/** The earlier job of the same key; 409 when the key was used for a different body. */
+async function replayOf(db: Db, caller: TenantCaller, idempotencyKey: string, requestHash: string): Promise<JobRow> {
+  const [existing] = await db
+    .select()
+    .from(jobs)
+    .where(and(eq(jobs.tenantId, caller.tenantId), eq(jobs.idempotencyKey, idempotencyKey)));
+  if (!existing) throw new Error('idempotency row vanished between insert and select');
+  if (existing.requestHash !== requestHash) {
+    throw new ProblemError('idempotency-key-reused', `Idempotency-Key "${idempotencyKey}" was used for job ${existing.id} with a different body`, {
+      jobId: existing.id,
+    });
+  }
+  return existing;
+}
+
+async function startWorkflow(deps: JobServiceDeps, contract: JobContract, row: JobRow, input: unknown, delayMs: number): Promise<JobRow> {
   const meta = { tenantId: row.tenantId, jobId: row.id };
   let runId: string;
   try {
@@ -125,10 +168,14 @@ async function startWorkflow(deps: JobServiceDeps, contract: JobContract, row: J
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowExecutionTimeout: contract.executionTimeout,
+      ...(delayMs > 0 ? { startDelay: delayMs } : {}),
+      // The tenant is the fairness key: one tenant's flood cannot starve another's jobs.
+      priority: { fairnessKey: row.tenantId, ...(row.priority ? { priorityKey: row.priority } : {}) },
       typedSearchAttributes: [
         { key: searchAttributes.tenantId, value: row.tenantId },
         { key: searchAttributes.jobType, value: row.type },
         { key: searchAttributes.jobId, value: row.id },
+        ...(row.labels.length > 0 ? [{ key: searchAttributes.jobLabels, value: row.labels }] : []),
       ],
       staticSummary: contract.summary(input, meta),
       staticDetails: `**${contract.type}** job \`${row.id}\` of tenant \`${row.tenantId}\`\n\nAPI: ${deps.config.publicUrl}/v1/jobs/${row.id}`,
@@ -147,29 +194,37 @@ async function startWorkflow(deps: JobServiceDeps, contract: JobContract, row: J
   return updated ?? { ...row, firstRunId: runId };
 }
 
-/** The caller's job, or 404 — also for another tenant's job, so ids cannot be probed. */
-export async function findJob(db: Db, caller: Caller, jobId: string): Promise<JobRow> {
-  const [row] = await db
-    .select()
-    .from(jobs)
-    .where(and(eq(jobs.id, jobId), eq(jobs.tenantId, caller.tenantId)));
+/** The caller's job, or 404 — also for a malformed id and another tenant's job, so ids cannot be probed. */
+export async function findJob(db: Db, caller: TenantCaller, jobId: string): Promise<JobRow> {
+  const [row] = jobIdPattern.test(jobId)
+    ? await db.select().from(jobs).where(and(eq(jobs.id, jobId), eq(jobs.tenantId, caller.tenantId)))
+    : [];
   if (!row) throw new ProblemError('not-found', `no job ${jobId}`);
   return row;
 }
 
-export async function cancelJob(deps: JobServiceDeps, caller: Caller, row: JobRow, requestId: string): Promise<void> {
-  const handle = deps.client.workflow.getHandle(row.workflowId);
-  const desc = row.firstRunId ? await handle.describe() : undefined;
-  if (desc && desc.status.name !== 'RUNNING') {
+/** Throws 409 unless the job's workflow is still running. */
+export async function assertRunning(client: Client, row: JobRow): Promise<void> {
+  if (!row.firstRunId) return;
+  const desc = await client.workflow.getHandle(row.workflowId).describe();
+  if (desc.status.name !== 'RUNNING') {
     throw new ProblemError('job-already-finished', `job ${row.id} is ${desc.status.name.toLowerCase()}`);
   }
-  await handle.cancel();
-  await deps.db.insert(auditEvents).values({
-    tenantId: caller.tenantId,
-    actorKeyId: caller.keyId,
-    action: 'job.cancel',
-    target: row.id,
-    requestId,
-    outcome: 'succeeded',
-  });
+}
+
+export async function audit(
+  db: Db,
+  caller: TenantCaller,
+  action: string,
+  target: string,
+  requestId: string,
+  detail?: Record<string, unknown>,
+): Promise<void> {
+  await db.insert(auditEvents).values({ tenantId: caller.tenantId, actorKeyId: caller.keyId, action, target, requestId, outcome: 'succeeded', detail });
+}
+
+export async function cancelJob(deps: JobServiceDeps, caller: TenantCaller, row: JobRow, requestId: string): Promise<void> {
+  await assertRunning(deps.client, row);
+  await deps.client.workflow.getHandle(row.workflowId).cancel();
+  await audit(deps.db, caller, 'job.cancel', row.id, requestId);
 }

@@ -8,6 +8,7 @@ import {
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import type { jobs } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
@@ -28,14 +29,19 @@ export interface JobView {
   status: JobStatus;
   workflowId: string;
   runId: string | null;
+  priority: number | null;
+  labels: string[];
+  retryOf: string | null;
   result?: unknown;
   error?: JobError;
   createdAt: string;
+  startAt?: string;
   finishedAt?: string;
   links: { self: string; ui: string };
 }
 
-type JobRow = typeof jobs.$inferSelect;
+export type JobRow = typeof jobs.$inferSelect;
+type ViewConfig = Pick<Config, 'publicUrl' | 'temporalUiUrl' | 'temporalNamespace'>;
 
 const closedStatus: Record<string, JobStatus> = {
   COMPLETED: 'succeeded',
@@ -48,10 +54,11 @@ const closedStatus: Record<string, JobStatus> = {
 /** A run nobody has picked up yet: started + workflow task scheduled (+ maybe started), nothing completed. */
 const queuedHistoryLength = 3;
 
-function statusOf(desc: WorkflowExecutionDescription): JobStatus {
-  const name = desc.status.name;
+/** Maps a Temporal execution (from describe or from a visibility list) to the job status. */
+export function statusOf(info: Pick<WorkflowExecutionInfo, 'status' | 'historyLength'>): JobStatus {
+  const name = info.status.name;
   if (closedStatus[name]) return closedStatus[name];
-  return desc.historyLength <= queuedHistoryLength ? 'queued' : 'running';
+  return info.historyLength <= queuedHistoryLength ? 'queued' : 'running';
 }
 
 /** The innermost failure with a type a user can act on. */
@@ -63,61 +70,64 @@ export function errorOf(err: unknown): JobError {
   return { type: 'Error', message: cur instanceof Error ? cur.message : String(cur) };
 }
 
-/**
- * The view of a job whose workflow this request has just started: it cannot
- * have run yet, so it is `queued` without asking Temporal again (one round
- * trip less on the hot path of `POST /v1/jobs`).
- */
-export function justStartedJob(config: Pick<Config, 'publicUrl' | 'temporalUiUrl' | 'temporalNamespace'>, row: JobRow): JobView {
+/** The part of a view that comes from Postgres alone. */
+export function baseView(config: ViewConfig, row: JobRow, runId = row.firstRunId): JobView {
   return {
     id: row.id,
     type: row.type,
     status: 'queued',
     workflowId: row.workflowId,
-    runId: row.firstRunId,
+    runId,
+    priority: row.priority,
+    labels: row.labels,
+    retryOf: row.retryOf,
     createdAt: row.createdAt.toISOString(),
-    links: { self: `${config.publicUrl}/v1/jobs/${row.id}`, ui: webUiLink(config, row.workflowId, row.firstRunId ?? undefined) },
+    links: { self: `${config.publicUrl}/v1/jobs/${row.id}`, ui: webUiLink(config, row.workflowId, runId ?? undefined) },
   };
 }
 
-export async function describeJob(
-  client: Client,
-  config: Pick<Config, 'publicUrl' | 'temporalUiUrl' | 'temporalNamespace'>,
-  row: JobRow,
-): Promise<JobView> {
-  const base = {
-    id: row.id,
-    type: row.type,
-    workflowId: row.workflowId,
-    createdAt: row.createdAt.toISOString(),
-    links: { self: `${config.publicUrl}/v1/jobs/${row.id}`, ui: webUiLink(config, row.workflowId, row.firstRunId ?? undefined) },
+/** Adds what a visibility record or a describe says about the run (no result: that needs the history). */
+export function withExecution(
+  view: JobView,
+  info: Pick<WorkflowExecutionInfo, 'status' | 'historyLength' | 'runId' | 'startTime' | 'executionTime' | 'closeTime'>,
+  config: ViewConfig,
+): JobView {
+  const startAt = info.executionTime && info.executionTime > info.startTime ? info.executionTime.toISOString() : undefined;
+  return {
+    ...view,
+    status: statusOf(info),
+    runId: info.runId,
+    links: { ...view.links, ui: webUiLink(config, view.workflowId, info.runId) },
+    ...(startAt ? { startAt } : {}),
+    ...(info.closeTime ? { finishedAt: info.closeTime.toISOString() } : {}),
   };
-  if (!row.firstRunId) return { ...base, status: 'queued', runId: null };
+}
 
+/**
+ * The view of a job whose workflow this request has just started: it cannot
+ * have run yet, so it is `queued` without asking Temporal again (one round
+ * trip less on the hot path of `POST /v1/jobs`).
+ */
+export function justStartedJob(config: ViewConfig, row: JobRow, startAt?: Date): JobView {
+  return { ...baseView(config, row), ...(startAt ? { startAt: startAt.toISOString() } : {}) };
+}
+
+/** Full view of one job, with its result or error once it has finished. */
+export async function describeJob(client: Client, config: ViewConfig, row: JobRow): Promise<JobView> {
+  const base = baseView(config, row);
+  if (!row.firstRunId) return base;
   const handle = client.workflow.getHandle(row.workflowId);
   let desc: WorkflowExecutionDescription;
   try {
     desc = await handle.describe();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
-      return { ...base, status: 'failed', runId: row.firstRunId, error: { type: 'HistoryExpired', message: 'the run is older than the namespace retention' } };
+      return { ...base, status: 'failed', error: { type: 'HistoryExpired', message: 'the run is older than the namespace retention' } };
     }
     throw err;
   }
-  const view: JobView = {
-    ...base,
-    status: statusOf(desc),
-    runId: desc.runId,
-    links: { ...base.links, ui: webUiLink(config, row.workflowId, desc.runId) },
-    ...(desc.closeTime ? { finishedAt: desc.closeTime.toISOString() } : {}),
-  };
-  if (view.status === 'succeeded') {
-    view.result = await handle.result();
-  } else if (desc.closeTime) {
-    view.error = await handle.result().then(
-      () => ({ type: 'Error', message: 'run closed without a result' }),
-      errorOf,
-    );
-  }
+  const view = withExecution(base, desc, config);
+  if (view.status === 'succeeded') view.result = await handle.result();
+  else if (desc.closeTime) view.error = await handle.result().then(() => ({ type: 'Error', message: 'run closed without a result' }), errorOf);
   return view;
 }

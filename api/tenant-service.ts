@@ -1,4 +1,4 @@
-/** Tenants and their API keys (the HTTP routes for these come with the tenancy API). */
+/** Tenants and their API keys: creation with audit records in the same transaction. */
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../db/client.ts';
 import { apiKeys, auditEvents, tenants, type ApiKeyRole } from '../db/schema/index.ts';
@@ -8,11 +8,29 @@ export function newTenantId(): string {
   return `ten_${randomBytes(8).toString('hex')}`;
 }
 
-export async function createTenant(db: Db, name: string, id = newTenantId()): Promise<{ id: string; name: string }> {
+export interface AuditContext {
+  actorKeyId?: string;
+  requestId?: string;
+}
+
+export async function createTenant(
+  db: Db,
+  name: string,
+  id = newTenantId(),
+  ctx: AuditContext = {},
+): Promise<{ id: string; name: string; createdAt: Date }> {
   return await db.transaction(async (tx) => {
     const [row] = await tx.insert(tenants).values({ id, name }).returning();
-    await tx.insert(auditEvents).values({ tenantId: id, action: 'tenant.create', target: id, outcome: 'succeeded', detail: { name } });
-    return { id: row!.id, name: row!.name };
+    await tx.insert(auditEvents).values({
+      tenantId: id,
+      actorKeyId: ctx.actorKeyId ?? null,
+      requestId: ctx.requestId ?? null,
+      action: 'tenant.create',
+      target: id,
+      outcome: 'succeeded',
+      detail: { name },
+    });
+    return { id: row!.id, name: row!.name, createdAt: row!.createdAt };
   });
 }
 
@@ -20,7 +38,7 @@ export async function createTenant(db: Db, name: string, id = newTenantId()): Pr
 export async function createApiKey(
   db: Db,
   tenantId: string,
-  opts: { name: string; role: ApiKeyRole; expiresAt?: Date; actorKeyId?: string },
+  opts: { name: string; role: ApiKeyRole; expiresAt?: Date } & AuditContext,
 ): Promise<{ id: string; key: string }> {
   const issued = issueApiKey();
   await db.transaction(async (tx) => {
@@ -35,6 +53,7 @@ export async function createApiKey(
     await tx.insert(auditEvents).values({
       tenantId,
       actorKeyId: opts.actorKeyId ?? null,
+      requestId: opts.requestId ?? null,
       action: 'api-key.create',
       target: issued.id,
       outcome: 'succeeded',

@@ -14,5 +14,5 @@ ALTER TABLE "jobs" ADD COLUMN "labels" text[] DEFAULT '{}'::text[] NOT NULL;--> 
 ALTER TABLE "jobs" ADD COLUMN "priority" smallint;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "retry_of" text;--> statement-breakpoint
 ALTER TABLE "jobs" ADD COLUMN "schedule_id" text;--> statement-breakpoint
-CREATE INDEX "jobs_tenant_created_id_index" ON "jobs" USING btree ("tenant_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "jobs_tenant_id_desc_index" ON "jobs" USING btree ("tenant_id","id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "jobs_labels_index" ON "jobs" USING gin ("labels");

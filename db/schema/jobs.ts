@@ -35,8 +35,8 @@ export const jobs = pgTable(
   },
   (t) => [
     uniqueIndex().on(t.tenantId, t.idempotencyKey),
-    // Keyset pagination, newest first: (created_at, id) is unique and stable under concurrent inserts.
-    index('jobs_tenant_created_id_index').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    // Keyset pagination, newest first: job ids sort by creation time, so `id < cursor` pages are stable under inserts.
+    index('jobs_tenant_id_desc_index').on(t.tenantId, t.id.desc()),
     index('jobs_labels_index').using('gin', t.labels),
   ],
 );

@@ -38,7 +38,11 @@ export interface DevServer {
 }
 
 /** Dynamic config every Jobplane dev server runs with. */
-export const defaultDynamicConfig: Record<string, string | number | boolean> = {};
+export const defaultDynamicConfig: Record<string, string | number | boolean> = {
+  // Priority keys and per-tenant fairness (every job carries its tenant as fairness key).
+  'matching.useNewMatcher': true,
+  'matching.enableFairness': true,
+};
 
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {

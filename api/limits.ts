@@ -1,0 +1,194 @@
+/**
+ * Per-tenant limits on job creation that hold across every API process:
+ *
+ * - a **token bucket** per (tenant, bucket) row in `rate_limit_buckets`,
+ *   refilled by elapsed time and drawn from in one atomic SQL statement that
+ *   reads the database clock, so any number of API processes (even with
+ *   skewed clocks) enforce one shared rate;
+ * - a **cap on running jobs**, counted by Temporal visibility, because Temporal
+ *   owns execution state (DESIGN.md) and a projection of it could drift.
+ *
+ * Nothing here keeps state in process memory.
+ */
+import { eq, sql } from 'drizzle-orm';
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db/client.ts';
+import { tenants } from '../db/schema/index.ts';
+import type { Config } from '../runtime/config.ts';
+import { ProblemError } from './problems.ts';
+
+/** The bucket that limits `POST /v1/jobs` (and anything else that starts a job). */
+export const createJobsBucket = 'job.create';
+
+/** Options of {@link takeToken}. */
+export interface TakeTokenOptions {
+  tenantId: string;
+  /** What the bucket limits, e.g. {@link createJobsBucket}. */
+  bucket: string;
+  /** Tokens added per second of elapsed time; must be > 0. */
+  ratePerSecond: number;
+  /** Bucket size: the most tokens that can be taken at once after a quiet period; must be >= cost. */
+  burst: number;
+  /** Tokens this call takes. @default 1 */
+  cost?: number;
+}
+
+export type TakeTokenResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
+/**
+ * Takes `cost` tokens from the tenant's bucket if it holds that many, creating
+ * a full bucket on first use.
+ *
+ * The refill and the draw are one `INSERT … ON CONFLICT DO UPDATE … WHERE`:
+ * Postgres locks the row and evaluates the `WHERE` against its latest
+ * committed version, so concurrent callers in any number of processes are
+ * serialised on the row and never take more than `burst + rate × elapsed`.
+ * "Now" is `clock_timestamp()` of the database (not `now()`, which is frozen
+ * for a whole transaction), taken once per call through `excluded.updated_at`.
+ */
+export async function takeToken(db: Db, opts: TakeTokenOptions): Promise<TakeTokenResult> {
+  const { tenantId, bucket, ratePerSecond, burst, cost = 1 } = opts;
+  assertBucketShape(ratePerSecond, burst, cost);
+  const rate = sql`${ratePerSecond}::float8`;
+  const size = sql`${burst}::float8`;
+  const price = sql`${cost}::float8`;
+  // A caller that waited on the row lock may carry a clock reading older than
+  // the row's: greatest() keeps elapsed >= 0 and updated_at monotonic, so no
+  // interval is ever credited twice.
+  const refilled = sql`least(${size}, b.tokens + greatest(0, extract(epoch from excluded.updated_at - b.updated_at))::float8 * ${rate})`;
+  const taken = await db.execute<{ tokens: number }>(sql`
+    insert into rate_limit_buckets as b (tenant_id, bucket, tokens, updated_at)
+    values (${tenantId}, ${bucket}, ${size} - ${price}, clock_timestamp())
+    on conflict (tenant_id, bucket) do update
+      set tokens = ${refilled} - ${price},
+          updated_at = greatest(b.updated_at, excluded.updated_at)
+      where ${refilled} >= ${price}
+    returning b.tokens`);
+  if (taken.length > 0) return { allowed: true };
+  return { allowed: false, retryAfterSeconds: await secondsUntilAffordable(db, opts, cost) };
+}
+
+function assertBucketShape(ratePerSecond: number, burst: number, cost: number): void {
+  if (!(Number.isFinite(ratePerSecond) && ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be a positive number, got ${ratePerSecond}`);
+  if (!(Number.isFinite(cost) && cost > 0)) throw new RangeError(`cost must be a positive number, got ${cost}`);
+  // A bucket smaller than one call's cost could never allow it: a configuration bug, not a 429.
+  if (!(Number.isFinite(burst) && burst >= cost)) throw new RangeError(`burst (${burst}) must be at least cost (${cost})`);
+}
+
+/**
+ * How long until the bucket holds `cost` tokens, for `Retry-After`. A separate
+ * read after the refusal, so it is an estimate (others may drain the bucket
+ * meanwhile), but it uses the same database clock as the draw.
+ */
+async function secondsUntilAffordable(db: Db, opts: TakeTokenOptions, cost: number): Promise<number> {
+  const [row] = await db.execute<{ available: number }>(sql`
+    select least(${opts.burst}::float8,
+                 tokens + greatest(0, extract(epoch from clock_timestamp() - updated_at))::float8 * ${opts.ratePerSecond}::float8) as available
+    from rate_limit_buckets
+    where tenant_id = ${opts.tenantId} and bucket = ${opts.bucket}`);
+  const deficit = cost - (row?.available ?? 0);
+  // Whole seconds (the header's unit), rounded up, and at least 1 so a client never retries at once.
+  return Math.max(1, Math.ceil(deficit / opts.ratePerSecond));
+}
+
+/** A tenant's effective quotas. */
+export interface TenantLimits {
+  ratePerSecond: number;
+  burst: number;
+  maxRunningJobs: number;
+}
+
+/** The config defaults {@link tenantLimits} falls back to. */
+export type LimitDefaults = Pick<Config, 'createRatePerSecond' | 'createBurst' | 'maxRunningJobs'>;
+
+/**
+ * The tenant's quotas: each nullable column on `tenants` overrides its
+ * platform default from config on its own. An unknown tenant gets the
+ * defaults (callers are authenticated, so that only happens mid-deletion).
+ */
+export async function tenantLimits(db: Db, config: LimitDefaults, tenantId: string): Promise<TenantLimits> {
+  const [row] = await db
+    .select({ rate: tenants.createRatePerSecond, burst: tenants.createBurst, maxRunning: tenants.maxRunningJobs })
+    .from(tenants)
+    .where(eq(tenants.id, tenantId));
+  return {
+    ratePerSecond: row?.rate ?? config.createRatePerSecond,
+    burst: row?.burst ?? config.createBurst,
+    maxRunningJobs: row?.maxRunning ?? config.maxRunningJobs,
+  };
+}
+
+// Visibility queries are strings; only ids that cannot break out of the quoted literal go in.
+const safeTenantId = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Jobs of the tenant that Temporal currently counts as running (including
+ * ones no worker has picked up yet).
+ *
+ * Visibility is eventually consistent: a workflow started or closed a moment
+ * ago may not be counted yet (on the dev server typically for well under a
+ * second; longer under load with Elasticsearch). The running-jobs cap built
+ * on this is therefore approximate: a burst of concurrent creates can
+ * overshoot it by a few jobs. That is acceptable for a fairness cap; the rate
+ * limit above is the exact guard.
+ */
+export async function countRunningJobs(client: Client, tenantId: string): Promise<number> {
+  if (!safeTenantId.test(tenantId)) throw new Error(`refusing to build a visibility query for tenant id ${JSON.stringify(tenantId)}`);
+  const { count } = await client.workflow.count(`TenantId = "${tenantId}" AND ExecutionStatus = "Running"`);
+  return count;
+}
+
+/**
+ * Throws `running-jobs-cap` (429) when the tenant already runs
+ * `maxRunningJobs` or more jobs. Approximate, see {@link countRunningJobs}.
+ */
+export async function assertUnderRunningCap(client: Client, tenantId: string, maxRunningJobs: number): Promise<void> {
+  const running = await countRunningJobs(client, tenantId);
+  if (running >= maxRunningJobs) {
+    throw new ProblemError('running-jobs-cap', `the tenant runs ${running} jobs; its limit is ${maxRunningJobs} at once`, {
+      runningJobs: running,
+      maxRunningJobs,
+    });
+  }
+}
+
+/** The caller whose tenant is limited; any tenant `Caller` from `auth.ts` fits (the platform key creates no jobs). */
+export interface LimitedCaller {
+  tenantId: string;
+}
+
+/** What {@link enforceCreateLimits} needs; `JobServiceDeps` satisfies it. */
+export interface LimitsDeps {
+  db: Db;
+  client: Client;
+  config: LimitDefaults;
+}
+
+/**
+ * Applies the tenant's create limits before a job is started: the rate first
+ * (one cheap Postgres statement, and it stops a flood before it reaches
+ * Temporal), then the running cap (a visibility count).
+ *
+ * @throws ProblemError `rate-limited` (429) with `extra.retryAfterSeconds`, which `app.onError` turns into `Retry-After`.
+ * @throws ProblemError `running-jobs-cap` (429) when the tenant is at its cap.
+ *
+ * A create refused by the cap has still spent its token: refused clients that
+ * retry in a loop are slowed down too.
+ */
+export async function enforceCreateLimits(deps: LimitsDeps, caller: LimitedCaller): Promise<void> {
+  const limits = await tenantLimits(deps.db, deps.config, caller.tenantId);
+  const token = await takeToken(deps.db, {
+    tenantId: caller.tenantId,
+    bucket: createJobsBucket,
+    ratePerSecond: limits.ratePerSecond,
+    burst: limits.burst,
+  });
+  if (!token.allowed) {
+    throw new ProblemError(
+      'rate-limited',
+      `the tenant may create ${limits.ratePerSecond} jobs per second (bursts of ${limits.burst}); retry in ${token.retryAfterSeconds} s`,
+      { retryAfterSeconds: token.retryAfterSeconds },
+    );
+  }
+  await assertUnderRunningCap(deps.client, caller.tenantId, limits.maxRunningJobs);
+}
