@@ -3,14 +3,14 @@
  * and payloads are checked against the contract's zod schemas before
  * anything reaches Temporal; unknown names answer 404.
  */
-import { QueryNotRegisteredError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, QueryNotRegisteredError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { z } from 'zod';
 import { findJobContract } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
 import type { TenantCaller } from './auth.ts';
 import { assertRunning, audit } from './job-service.ts';
 import type { JobRow } from './job-view.ts';
-import { fieldErrors, ProblemError } from './problems.ts';
+import { fieldErrors, ProblemError, type FieldError } from './problems.ts';
 
 type Kind = 'signals' | 'updates' | 'queries';
 
@@ -56,12 +56,25 @@ export async function updateJob(
     await audit(deps.db, caller, `job.update.${name}`, row.id, requestId);
     return result;
   } catch (err) {
-    // The workflow's validator or handler refused it: nothing changed in the job.
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new ProblemError('update-rejected', (err.cause as Error | undefined)?.message ?? err.message);
-    }
-    throw err;
+    throw updateProblem(row, err);
   }
+}
+
+/** Maps a refused update to the problem its contract declares (see `JobMessages.failures`). */
+function updateProblem(row: JobRow, err: unknown): unknown {
+  // The run closed between our check and the update: the decision can no longer be taken.
+  if (err instanceof WorkflowNotFoundError) return new ProblemError('job-already-finished', `job ${row.id} has finished`);
+  if (!(err instanceof WorkflowUpdateFailedError)) return err;
+  const cause = err.cause;
+  if (!(cause instanceof ApplicationFailure)) return new ProblemError('update-rejected', (cause as Error | undefined)?.message ?? err.message);
+  const kind = findJobContract(row.type)?.messages?.failures?.[cause.type ?? ''];
+  if (kind === 'forbidden') return new ProblemError('forbidden', cause.message);
+  if (kind === 'conflict') return new ProblemError('update-conflict', cause.message);
+  const details = cause.details?.[0];
+  const errors = Array.isArray(details) ? (details as FieldError[]) : undefined;
+  return kind === 'invalid'
+    ? new ProblemError('validation-error', cause.message, errors ? { errors } : {})
+    : new ProblemError('update-rejected', cause.message);
 }
 
 export async function queryJob(client: Client, row: JobRow, name: string): Promise<unknown> {

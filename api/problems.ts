@@ -18,6 +18,7 @@ export const problems = {
   'idempotency-key-reused': { status: 409, title: 'Idempotency-Key was already used with a different request' },
   'job-already-finished': { status: 409, title: 'The job has already finished' },
   'update-rejected': { status: 400, title: 'The job rejected the update' },
+  'update-conflict': { status: 409, title: 'The job’s state does not allow this update any more' },
   'workers-unavailable': { status: 503, title: 'No worker answered for this job; retry later' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'unsupported-media-type': { status: 415, title: 'Content-Type must be application/json' },

@@ -27,6 +27,12 @@ export interface JobMessages {
   signals?: Record<string, { description: string; input: z.ZodType }>;
   updates?: Record<string, { description: string; input: z.ZodType; output: z.ZodType }>;
   queries?: Record<string, { description: string; output: z.ZodType }>;
+  /**
+   * How the API answers when an update handler or validator refuses with an
+   * `ApplicationFailure` of this type: `invalid` → 400 (field errors from
+   * `details[0]`), `forbidden` → 403, `conflict` → 409. Other types → 400.
+   */
+  failures?: Record<string, 'invalid' | 'forbidden' | 'conflict'>;
 }
 
 export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {

@@ -1,2 +1,3 @@
 /** Workflow bundle entry: every job workflow type, exported by the name its contract declares. */
+export { approvalRequestWorkflow } from './approval-request.ts';
 export { webhookDeliverWorkflow } from './webhook-deliver.ts';

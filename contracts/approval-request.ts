@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { defineJob, type JobMessages } from './job-contract.ts';
+
+/** Who acts on a decision: an email or an id from the caller's own user directory. */
+const actor = z.string().min(1).max(200);
+
+/** Update, signal and query names of a decision; the workflow and the API both use these. */
+export const decisionMessageNames = {
+  approve: 'approve',
+  reject: 'reject',
+  comment: 'comment',
+  status: 'status',
+} as const;
+
+/** Stable failure types an `approve` / `reject` update is rejected with (the API maps them to 400 / 403 / 409). */
+export const decisionFailureTypes = {
+  /** The update input does not match `decisionUpdateInput`. */
+  invalidInput: 'DecisionInvalidInput',
+  /** `approvers` was given and the actor is not one of them. */
+  notAnApprover: 'DecisionNotAnApprover',
+  /** The request was already approved, rejected or expired: the first decision stands. */
+  alreadyDecided: 'DecisionAlreadyDecided',
+} as const;
+
+export const decisionStates = ['pending', 'approved', 'rejected', 'expired'] as const;
+export type DecisionState = (typeof decisionStates)[number];
+
+export const decisionUpdateInput = z
+  .object({
+    by: actor,
+    comment: z.string().max(2000).optional(),
+  })
+  .strict();
+
+export const decisionUpdateOutput = z.object({
+  decision: z.enum(['approved', 'rejected']),
+  decidedBy: z.string(),
+  decidedAt: z.iso.datetime(),
+});
+
+export const commentSignalInput = z
+  .object({
+    by: actor,
+    text: z.string().min(1).max(2000),
+  })
+  .strict();
+
+export const decisionStatus = z.object({
+  state: z.enum(decisionStates),
+  subject: z.string(),
+  comments: z.array(z.object({ by: z.string(), text: z.string(), at: z.iso.datetime() })),
+  decidedBy: z.string().optional(),
+  expiresAt: z.iso.datetime(),
+});
+
+/**
+ * The messages of any workflow that waits for a person's decision
+ * (`workflows/decision.ts`). Another job type that embeds a decision can
+ * spread these into its own `messages`.
+ */
+export const decisionMessages = {
+  updates: {
+    [decisionMessageNames.approve]: {
+      description: 'Approve the request. Rejected if it is already decided or expired.',
+      input: decisionUpdateInput,
+      output: decisionUpdateOutput,
+    },
+    [decisionMessageNames.reject]: {
+      description: 'Reject the request. Rejected if it is already decided or expired.',
+      input: decisionUpdateInput,
+      output: decisionUpdateOutput,
+    },
+  },
+  signals: {
+    [decisionMessageNames.comment]: { description: 'Add a comment to the request.', input: commentSignalInput },
+  },
+  queries: {
+    [decisionMessageNames.status]: { description: 'State, comments and expiry of the request.', output: decisionStatus },
+  },
+} satisfies JobMessages;
+
+/** 7 days: how long a request waits when the input does not say. */
+export const defaultApprovalExpirySeconds = 7 * 24 * 3600;
+
+export const approvalRequestInput = z
+  .object({
+    subject: z.string().min(1).max(200),
+    details: z.string().max(5000).optional(),
+    /** Who may decide; when absent anyone the API lets through may. */
+    approvers: z.array(actor).max(20).optional(),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional()
+      .describe(`Seconds until the request expires (default ${defaultApprovalExpirySeconds}, 7 days)`),
+  })
+  .strict();
+
+export const approvalRequestOutput = z.object({
+  decision: z.enum(['approved', 'rejected', 'expired']),
+  decidedBy: z.string().optional(),
+  comment: z.string().optional(),
+  decidedAt: z.iso.datetime().optional(),
+});
+
+export type ApprovalRequestInput = z.infer<typeof approvalRequestInput>;
+export type ApprovalRequestOutput = z.infer<typeof approvalRequestOutput>;
+export type DecisionUpdateInput = z.infer<typeof decisionUpdateInput>;
+export type DecisionUpdateOutput = z.infer<typeof decisionUpdateOutput>;
+export type CommentSignalInput = z.infer<typeof commentSignalInput>;
+export type DecisionStatus = z.infer<typeof decisionStatus>;
+
+export const approvalRequest = defineJob({
+  type: 'approval.request',
+  workflowType: 'approvalRequestWorkflow',
+  description: 'Wait for a person to approve or reject a request, or for it to expire.',
+  input: approvalRequestInput,
+  output: approvalRequestOutput,
+  taskQueue: 'default',
+  // One day more than the longest expiry, so a request always ends as `expired`
+  // (a result) rather than as a timed-out run.
+  executionTimeout: '31 days',
+  messages: {
+    ...decisionMessages,
+    failures: {
+      [decisionFailureTypes.invalidInput]: 'invalid',
+      [decisionFailureTypes.notAnApprover]: 'forbidden',
+      [decisionFailureTypes.alreadyDecided]: 'conflict',
+    },
+  },
+  summary: (input, meta) => `approval.request ${JSON.stringify(input.subject)} (tenant ${meta.tenantId})`,
+});
