@@ -73,6 +73,7 @@ async function main() {
   await runMigrations(databaseUrl);
   const devKey = await ensureDevTenant(databaseUrl, dataDir);
   const signingSecret = config.webhookSigningSecret ?? readOrCreateSecret(path.join(dataDir, 'webhook-signing-secret'));
+  const platformKey = config.platformKey ?? readOrCreateSecret(path.join(dataDir, 'platform-key'), 'jpp_');
 
   const sink = await startWebhookSink(config.devSinkPort, (line) => console.log(`[sink] ${line}`));
   stoppers.push(() => new Promise((r) => sink.close(r)));
@@ -81,6 +82,7 @@ async function main() {
     ...process.env,
     DATABASE_URL: databaseUrl,
     JOBPLANE_WEBHOOK_SIGNING_SECRET: signingSecret,
+    JOBPLANE_PLATFORM_KEY: platformKey,
     // The dev sink listens on loopback; production keeps the private-range block unless configured.
     JOBPLANE_WEBHOOK_ALLOWED_HOSTS: process.env.JOBPLANE_WEBHOOK_ALLOWED_HOSTS ?? '127.0.0.1',
     JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: process.env.JOBPLANE_WORKER_SHUTDOWN_GRACE_MS ?? '5000',
@@ -119,8 +121,10 @@ function printBanner(devKey: { key: string; created: boolean }, ms: number) {
   Jobplane is ready (${(ms / 1000).toFixed(1)} s)
 
   API            ${api}        (ready: ${api}/readyz)
+  API docs       ${api}/docs   (OpenAPI: ${api}/openapi.json)
   Temporal UI    ${config.temporalUiUrl}
-  Dev API key    ${devKey.created ? devKey.key + '  (new; saved to ' + keyFile + ')' : 'in ' + keyFile}
+  Dev API key    ${devKey.created ? devKey.key + '  (new; saved to ' + keyFile + ')' : 'in ' + keyFile}   (tenant "dev", role admin)
+  Platform key   in ${path.join(config.dataDir, 'platform-key')}   (manages tenants: POST ${api}/v1/tenants)
 
   Create a job:
     curl -s -X POST ${api}/v1/jobs \\

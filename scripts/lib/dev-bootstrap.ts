@@ -24,9 +24,9 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<s
 }
 
 /** Reads a secret file, or writes a new random one (mode 0600). */
-export function readOrCreateSecret(file: string): string {
+export function readOrCreateSecret(file: string, prefix = ''): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const secret = randomBytes(32).toString('base64url');
+  const secret = prefix + randomBytes(32).toString('base64url');
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
 }

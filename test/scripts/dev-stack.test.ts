@@ -78,6 +78,12 @@ it('starts the whole stack, runs the printed curl to success, stops cleanly and 
   const auth = { authorization: `Bearer ${key}` };
   expect((await fetch(`http://127.0.0.1:${p.api}/readyz`)).status).toBe(200);
   expect((await fetch(`http://127.0.0.1:${p.ui}/`)).status).toBe(200);
+  expect((await fetch(`http://127.0.0.1:${p.api}/docs`)).status).toBe(200);
+  // The platform key npm start generated manages tenants.
+  const platformKey = readFileSync(path.join(dataDir, 'platform-key'), 'utf8').trim();
+  expect(statSync(path.join(dataDir, 'platform-key')).mode & 0o777).toBe(0o600);
+  const tenants = await fetch(`http://127.0.0.1:${p.api}/v1/tenants`, { headers: { authorization: `Bearer ${platformKey}` } });
+  expect(((await tenants.json()) as { items: { id: string }[] }).items.map((t) => t.id)).toContain('dev');
   const created = await fetch(`http://127.0.0.1:${p.api}/v1/jobs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: curlBody });
   expect(created.status).toBe(201);
   const job = (await created.json()) as { id: string };
