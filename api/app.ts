@@ -9,14 +9,17 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import { auditEvents } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
+import { codecFrom } from '../runtime/temporal.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
 import { mountDocs } from './docs.ts';
 import { problemBody, ProblemError } from './problems.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { codecRoutes } from './routes/codec.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobTypeRoutes } from './routes/job-types.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 
 export interface AppDeps {
@@ -97,7 +100,10 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', auditFailures(deps.db, deps.log));
 
   app.route('/', healthRoutes(deps));
+  app.use('/codec/*', bodyLimit({ maxSize: 8 * 1024 * 1024, onError: () => { throw new ProblemError('payload-too-large', 'the codec accepts at most 8 MiB'); } }));
+  app.route('/codec', codecRoutes({ db: deps.db, config: deps.config, codec: codecFrom(deps.config) }));
   app.route('/v1/jobs', jobRoutes(deps));
+  app.route('/v1/schedules', scheduleRoutes(deps));
   app.route('/v1/job-types', jobTypeRoutes());
   app.route('/v1/tenants', tenantRoutes(deps));
   app.route('/v1/audit', auditRoutes(deps));

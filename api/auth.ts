@@ -28,25 +28,32 @@ export type AuthEnv = { Variables: { caller: Caller; requestId: string } };
  * missing, unknown, revoked or expired. `platformKey` is compared by hash in
  * constant time, like tenant keys.
  */
+/** The caller a presented key belongs to, or undefined when it is unknown, revoked or expired. */
+export async function callerForKey(db: Db, platformHash: string | undefined, presented: string): Promise<Caller | undefined> {
+  if (platformHash && secretMatches(presented, platformHash)) return { kind: 'platform', keyId: 'platform' };
+  const parsed = parseApiKey(presented);
+  const [row] = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)) : [];
+  const usable =
+    row &&
+    secretMatches(parsed!.secret, row.secretHash) &&
+    row.revokedAt === null &&
+    (row.expiresAt === null || row.expiresAt.getTime() > Date.now());
+  return usable ? { kind: 'tenant', tenantId: row.tenantId, keyId: row.id, role: row.role } : undefined;
+}
+
+/**
+ * Resolves `Authorization: Bearer <key>` to a caller; 401 for anything
+ * missing, unknown, revoked or expired. `platformKey` is compared by hash in
+ * constant time, like tenant keys.
+ */
 export function authenticate(db: Db, platformKey: string | undefined) {
   const platformHash = platformKey ? hashSecret(platformKey) : undefined;
   return createMiddleware<AuthEnv>(async (c, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
     if (!match) throw new ProblemError('unauthenticated', 'send Authorization: Bearer <api key>');
-    const presented = match[1]!;
-    if (platformHash && secretMatches(presented, platformHash)) {
-      c.set('caller', { kind: 'platform', keyId: 'platform' });
-      return await next();
-    }
-    const parsed = parseApiKey(presented);
-    const [row] = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)) : [];
-    const usable =
-      row &&
-      secretMatches(parsed!.secret, row.secretHash) &&
-      row.revokedAt === null &&
-      (row.expiresAt === null || row.expiresAt.getTime() > Date.now());
-    if (!usable) throw new ProblemError('unauthenticated', 'the API key is unknown, revoked or expired');
-    c.set('caller', { kind: 'tenant', tenantId: row.tenantId, keyId: row.id, role: row.role });
+    const caller = await callerForKey(db, platformHash, match[1]!);
+    if (!caller) throw new ProblemError('unauthenticated', 'the API key is unknown, revoked or expired');
+    c.set('caller', caller);
     await next();
   });
 }

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createApp } from '../api/app.ts';
 import { createApiKey, createTenant } from '../api/tenant-service.ts';
 import { webhookDeliver } from '../contracts/webhook-deliver.ts';
@@ -21,7 +21,9 @@ import { ensureTool, readToolVersion } from '../scripts/lib/cli-tools.ts';
 import { startEmbeddedPostgres } from '../scripts/lib/postgres.ts';
 import { startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
 import { createWorkers } from '../workers/create-workers.ts';
-import { workflowsEntry } from '../workers/workflow-bundle.ts';
+import { buildWorkflowBundle } from '../workers/workflow-bundle.ts';
+import { generateCodecKeySpec } from '../runtime/codec.ts';
+import { clientDataConverter, codecFrom } from '../runtime/temporal.ts';
 import type { Cleanup } from './cleanup.ts';
 import { serveFetch, startReceiver, type Receiver } from './http.ts';
 import { createBenchDatabase, dropStaleBenchDatabases } from './scratch-db.ts';
@@ -29,6 +31,7 @@ import { createBenchDatabase, dropStaleBenchDatabases } from './scratch-db.ts';
 /** Port of the benchmark's embedded Postgres: apart from dev (5499) and tests (5498). */
 const embeddedPgPort = 5497;
 const signingSecret = 'bench-signing-secret-0123456789';
+const codecKeys = generateCodecKeySpec('bench');
 
 export interface BenchBase {
   temporal: DevServer;
@@ -56,8 +59,6 @@ export interface Workload {
   signal: AbortSignal;
 }
 
-const noop = () => {};
-const silentBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 /** Starts what all workloads share; every piece is registered in `cleanup` as soon as it runs. */
 export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<BenchBase> {
@@ -76,8 +77,13 @@ export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<
   const receiver = await startReceiver();
   cleanup.add('receiver', () => receiver.close());
   // Bundled once and shared: bundling costs seconds and is not what we measure.
-  const bundle = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: silentBundlerLogger });
-  const client = new Client({ connection, namespace: settings.temporalNamespace.default! });
+  const bundle = await buildWorkflowBundle();
+  // Encrypted like production: the codec's cost is part of what the API path and the SDK path both pay.
+  const client = new Client({
+    connection,
+    namespace: settings.temporalNamespace.default!,
+    dataConverter: clientDataConverter(codecFrom({ codecKeys: codecKeys, codecCurrentKey: undefined })),
+  });
   const temporalCliVersion = (await readToolVersion('temporal', cliPath)) ?? 'unknown';
   return { temporal, temporalCliVersion, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup, signal };
 }
@@ -98,6 +104,7 @@ export async function startWorkload(base: BenchBase, name: string): Promise<Work
     JOBPLANE_TASK_QUEUE_PREFIX: `bench-${name}-${randomBytes(4).toString('hex')}-`,
     JOBPLANE_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     JOBPLANE_WEBHOOK_SIGNING_SECRET: signingSecret,
+    JOBPLANE_CODEC_KEYS: codecKeys,
     JOBPLANE_WORKER_METRICS_ADDRESS: '',
     JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: '2000',
     JOBPLANE_LOG_LEVEL: 'silent',

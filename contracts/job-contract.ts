@@ -58,6 +58,8 @@ export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodTyp
 export interface JobEnvelope<T> {
   tenantId: string;
   jobId: string;
+  /** Set when a schedule started this run; the run's own job id then comes from its workflow id (see `runJobId`). */
+  scheduleId?: string;
   input: T;
 }
 

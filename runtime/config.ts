@@ -108,6 +108,18 @@ export const settings = {
     description: 'Timeout of one webhook HTTP attempt',
     schema: positiveInt,
   }),
+  codecKeys: setting({
+    env: 'JOBPLANE_CODEC_KEYS',
+    default: undefined,
+    description: 'Payload encryption master keys `id:base64(32 bytes)`, comma-separated (old keys keep decrypting); API and workers refuse to start without (`npm start` generates `<data dir>/codec-keys`)',
+    schema: optionalString,
+  }),
+  codecCurrentKey: setting({
+    env: 'JOBPLANE_CODEC_CURRENT_KEY',
+    default: undefined,
+    description: 'Id of the key that encrypts new payloads (default: the last in JOBPLANE_CODEC_KEYS)',
+    schema: optionalString,
+  }),
   platformKey: setting({
     env: 'JOBPLANE_PLATFORM_KEY',
     default: undefined,

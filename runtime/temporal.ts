@@ -1,10 +1,33 @@
+import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import type { Config } from './config.ts';
+import { EncryptionCodec, parseCodecKeys } from './codec.ts';
+import { ConfigError, type Config } from './config.ts';
+import { failureConverter } from './failure-converter.ts';
 
-/** Opens a client connection to the configured Temporal frontend. */
-export async function connectClient(config: Pick<Config, 'temporalAddress' | 'temporalNamespace'>): Promise<Client> {
+/** Path of the failure converter module, for the workflow bundle and workers. */
+export const failureConverterPath = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
+
+/** The payload codec from config; API and workers refuse to run without keys (the server must never see plaintext). */
+export function codecFrom(config: Pick<Config, 'codecKeys' | 'codecCurrentKey'>): EncryptionCodec {
+  if (!config.codecKeys) throw new ConfigError('JOBPLANE_CODEC_KEYS is not set: payloads cannot be encrypted');
+  try {
+    return new EncryptionCodec(parseCodecKeys(config.codecKeys, config.codecCurrentKey));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+/** Data converter of every Client: encrypted payloads, encoded failure messages. */
+export function clientDataConverter(codec: EncryptionCodec) {
+  return { payloadCodecs: [codec], failureConverter };
+}
+
+/** Opens a client connection to the configured Temporal frontend, with the payload codec. */
+export async function connectClient(
+  config: Pick<Config, 'temporalAddress' | 'temporalNamespace' | 'codecKeys' | 'codecCurrentKey'>,
+): Promise<Client> {
   const connection = await Connection.connect({ address: config.temporalAddress });
-  return new Client({ connection, namespace: config.temporalNamespace });
+  return new Client({ connection, namespace: config.temporalNamespace, dataConverter: clientDataConverter(codecFrom(config)) });
 }
 
 /** The task queue a job contract's queue maps to in this environment. */

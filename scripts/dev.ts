@@ -11,7 +11,8 @@ import { loadConfig } from '../runtime/config.ts';
 import { runMigrations } from '../db/migrate.ts';
 import { ensureTool, ToolUnavailableError } from './lib/cli-tools.ts';
 import { spawnChild, type Child } from './lib/children.ts';
-import { ensureDatabase, ensureDevTenant, readOrCreateSecret } from './lib/dev-bootstrap.ts';
+import { ensureDatabase, ensureDevCodecKey, ensureDevTenant, readOrCreateSecret } from './lib/dev-bootstrap.ts';
+import { generateCodecKeySpec } from '../runtime/codec.ts';
 import { startEmbeddedPostgres, takeBackShutdownSignals, type EmbeddedPostgresHandle } from './lib/postgres.ts';
 import { startDevServer, waitForFrontend, type DevServer } from './lib/temporal-dev-server.ts';
 import { startWebhookSink } from './lib/webhook-sink.ts';
@@ -36,11 +37,11 @@ takeBackShutdownSignals();
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
-async function startTemporal(): Promise<DevServer | undefined> {
+async function startTemporal(uiCodecEndpoint: string): Promise<DevServer | undefined> {
   // An already running server (or a real cluster) at TEMPORAL_ADDRESS is used as it is.
   try {
     await waitForFrontend(config.temporalAddress, 1500);
-    say(`using the Temporal server already at ${config.temporalAddress}`);
+    say(`using the Temporal server already at ${config.temporalAddress} (its Web UI decodes payloads only if started with --ui-codec-endpoint)`);
     return undefined;
   } catch {
     // none there: start the dev server
@@ -53,6 +54,7 @@ async function startTemporal(): Promise<DevServer | undefined> {
     port,
     uiPort: config.temporalUiPort,
     dbFile: path.join(dataDir, 'temporal.db'),
+    uiCodecEndpoint,
     stdio: 'inherit',
     detached: true,
   });
@@ -68,12 +70,16 @@ async function startPostgres(): Promise<string> {
 
 async function main() {
   const started = Date.now();
-  const [databaseUrl, temporal] = await Promise.all([startPostgres(), startTemporal()]);
-  if (temporal) stoppers.unshift(() => temporal.stop()); // stopped after API and workers
+  const databaseUrl = await startPostgres();
   await runMigrations(databaseUrl);
   const devKey = await ensureDevTenant(databaseUrl, dataDir);
+  // The Web UI decodes through the API's codec endpoint with a viewer key of tenant `dev` (see api/routes/codec.ts).
+  const codecKey = await ensureDevCodecKey(databaseUrl, dataDir);
+  const temporal = await startTemporal(`${config.publicUrl}/codec/k/${codecKey}`);
+  if (temporal) stoppers.unshift(() => temporal.stop()); // stopped after API and workers
   const signingSecret = config.webhookSigningSecret ?? readOrCreateSecret(path.join(dataDir, 'webhook-signing-secret'));
   const platformKey = config.platformKey ?? readOrCreateSecret(path.join(dataDir, 'platform-key'), 'jpp_');
+  const codecKeys = config.codecKeys ?? readOrCreateSecret(path.join(dataDir, 'codec-keys'), '', () => generateCodecKeySpec('dev1'));
 
   const sink = await startWebhookSink(config.devSinkPort, (line) => console.log(`[sink] ${line}`));
   stoppers.push(() => new Promise((r) => sink.close(r)));
@@ -83,6 +89,7 @@ async function main() {
     DATABASE_URL: databaseUrl,
     JOBPLANE_WEBHOOK_SIGNING_SECRET: signingSecret,
     JOBPLANE_PLATFORM_KEY: platformKey,
+    JOBPLANE_CODEC_KEYS: codecKeys,
     // The dev sink listens on loopback; production keeps the private-range block unless configured.
     JOBPLANE_WEBHOOK_ALLOWED_HOSTS: process.env.JOBPLANE_WEBHOOK_ALLOWED_HOSTS ?? '127.0.0.1',
     JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: process.env.JOBPLANE_WORKER_SHUTDOWN_GRACE_MS ?? '5000',

@@ -5,7 +5,7 @@ import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { parseAllowlist } from '../activities/destination-guard.ts';
 import type { Config } from '../runtime/config.ts';
 import { ConfigError } from '../runtime/config.ts';
-import { taskQueueName } from '../runtime/temporal.ts';
+import { codecFrom, failureConverterPath, taskQueueName } from '../runtime/temporal.ts';
 import type { Db } from '../db/client.ts';
 
 export interface CreateWorkersOptions {
@@ -30,8 +30,14 @@ export function activityDepsFrom(config: Config, db: Db): ActivityDeps {
   };
 }
 
+/** Payloads leave and enter the worker encrypted; the workflow bundle must carry the same failure converter. */
+export function workerDataConverter(config: Config) {
+  return { payloadCodecs: [codecFrom(config)], failureConverterPath };
+}
+
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
   const activities = createActivities(activityDepsFrom(opts.config, opts.db));
+  const dataConverter = workerDataConverter(opts.config);
   return await Promise.all(
     catalogTaskQueues.map((queue) =>
       Worker.create({
@@ -40,6 +46,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         taskQueue: taskQueueName(opts.config, queue),
         workflowBundle: opts.workflowBundle,
         activities,
+        dataConverter,
         // SIGTERM waits this long for in-flight activities before cancelling them.
         shutdownGraceTime: opts.config.workerShutdownGraceMs,
       }),

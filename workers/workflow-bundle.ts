@@ -1,12 +1,18 @@
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { failureConverterPath } from '../runtime/temporal.ts';
 
 export const workflowsEntry = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Bundles `workflows/` with the platform's failure converter (what `JOBPLANE_WORKFLOW_BUNDLE` files must be built with). */
+export async function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  return await bundleWorkflowCode({ workflowsPath: workflowsEntry, failureConverterPath, logger: quietBundlerLogger });
+}
 
 /** A prebuilt bundle when configured (production images), otherwise bundle `workflows/` now (a few seconds). */
 export async function loadWorkflowBundle(prebuiltPath: string | undefined): Promise<WorkflowBundleWithSourceMap | { codePath: string }> {
   if (prebuiltPath) return { codePath: prebuiltPath };
-  return await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: quietBundlerLogger });
+  return await buildWorkflowBundle();
 }
 
 const noop = () => {};

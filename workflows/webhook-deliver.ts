@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
+import { runJobId } from './job-id.ts';
 import { webhookDeliveryProfile, type JobEnvelope, type WebhookDeliverInput, type WebhookDeliverOutput } from '../contracts/index.ts';
 
 const { deliverWebhook } = proxyActivities<Activities>({
@@ -14,5 +15,5 @@ const { deliverWebhook } = proxyActivities<Activities>({
  * heartbeats, which is how it learns of the cancellation).
  */
 export async function webhookDeliverWorkflow(job: JobEnvelope<WebhookDeliverInput>): Promise<WebhookDeliverOutput> {
-  return await deliverWebhook({ ...job.input, tenantId: job.tenantId, jobId: job.jobId });
+  return await deliverWebhook({ ...job.input, tenantId: job.tenantId, jobId: runJobId(job) });
 }

@@ -16,7 +16,7 @@ const idempotencyKey = z
   .max(255)
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
   .optional()
-  .openapi({ param: { name: 'Idempotency-Key', in: 'header' }, description: 'Same key + same body returns the original job' });
+  .openapi({ param: { in: 'header' }, description: 'Same key + same body returns the original job' });
 
 const create = createRoute({
   method: 'post',

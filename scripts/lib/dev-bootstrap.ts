@@ -24,9 +24,9 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<s
 }
 
 /** Reads a secret file, or writes a new random one (mode 0600). */
-export function readOrCreateSecret(file: string, prefix = ''): string {
+export function readOrCreateSecret(file: string, prefix = '', make = () => randomBytes(32).toString('base64url')): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const secret = prefix + randomBytes(32).toString('base64url');
+  const secret = prefix + make();
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
 }
@@ -36,7 +36,15 @@ export function readOrCreateSecret(file: string, prefix = ''): string {
  * `<dataDir>/dev-api-key` (0600). Returns the key and whether it is new.
  */
 export async function ensureDevTenant(databaseUrl: string, dataDir: string): Promise<{ key: string; created: boolean }> {
-  const keyFile = path.join(dataDir, 'dev-api-key');
+  return await ensureDevKey(databaseUrl, path.join(dataDir, 'dev-api-key'), 'dev admin (npm start)', 'admin');
+}
+
+/** A viewer key of tenant `dev` for the Web UI's codec endpoint (`<dataDir>/ui-codec-key`). */
+export async function ensureDevCodecKey(databaseUrl: string, dataDir: string): Promise<string> {
+  return (await ensureDevKey(databaseUrl, path.join(dataDir, 'ui-codec-key'), 'Web UI codec (npm start)', 'viewer')).key;
+}
+
+async function ensureDevKey(databaseUrl: string, keyFile: string, name: string, role: 'admin' | 'viewer'): Promise<{ key: string; created: boolean }> {
   const { db, close } = createDb(databaseUrl, { max: 1 });
   try {
     const [tenant] = await db.select().from(tenants).where(eq(tenants.id, 'dev'));
@@ -45,9 +53,9 @@ export async function ensureDevTenant(databaseUrl: string, dataDir: string): Pro
       const key = readFileSync(keyFile, 'utf8').trim();
       const parsed = parseApiKey(key);
       const [row] = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)) : [];
-      if (row && row.revokedAt === null && row.tenantId === 'dev') return { key, created: false };
+      if (row && row.revokedAt === null && row.tenantId === 'dev' && row.role === role) return { key, created: false };
     }
-    const issued = await createApiKey(db, 'dev', { name: 'dev admin (npm start)', role: 'admin' });
+    const issued = await createApiKey(db, 'dev', { name, role });
     writeFileSync(keyFile, `${issued.key}\n`, { mode: 0o600 });
     return { key: issued.key, created: true };
   } finally {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.ts';
 import { createApiKey, createTenant } from '../../api/tenant-service.ts';
@@ -21,7 +21,8 @@ import type { ApiKeyRole } from '../../db/schema/index.ts';
 import { loadConfig, type Config } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createWorkers } from '../../workers/create-workers.ts';
-import { workflowsEntry } from '../../workers/workflow-bundle.ts';
+import { buildWorkflowBundle } from '../../workers/workflow-bundle.ts';
+import { clientDataConverter, codecFrom } from '../../runtime/temporal.ts';
 import { createScratchDatabase } from '../../scripts/lib/postgres.ts';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../scripts/lib/temporal-dev-server.ts';
 
@@ -34,20 +35,23 @@ try {
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const testSigningSecret = 'test-signing-secret-0123456789';
+/**
+ * Payload encryption keys of every test stack. Fixed (and test-only) so the
+ * histories recorded under test/replay/ can be decrypted and replayed later.
+ */
+export const testCodecKeys = 'test1:dGVzdC1vbmx5LWNvZGVjLWtleS0wMDAwMDAwMDAwMDA=';
 
 let bundlePromise: Promise<string> | undefined;
 /** Bundles `workflows/` once per test file and writes it to a file child-process workers can load too. */
 export function workflowBundlePath(): Promise<string> {
   bundlePromise ??= (async () => {
-    const { code } = await bundleWorkflowCode({ workflowsPath: workflowsEntry, logger: silentLogger });
+    const { code } = await buildWorkflowBundle();
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'jobplane-bundle-')), 'workflows.js');
     writeFileSync(file, code);
     return file;
   })();
   return bundlePromise;
 }
-const noop = () => {};
-const silentLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
 
 export function startTestTemporal(opts: Partial<DevServerOptions> = {}): Promise<DevServer> {
   return startDevServer({ cliPath: inject('temporalCli'), ...opts });
@@ -94,6 +98,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     JOBPLANE_TASK_QUEUE_PREFIX: `${name}-${suffix}-`,
     JOBPLANE_WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     JOBPLANE_WEBHOOK_SIGNING_SECRET: testSigningSecret,
+    JOBPLANE_CODEC_KEYS: testCodecKeys,
     JOBPLANE_WEBHOOK_TIMEOUT_MS: '10000',
     JOBPLANE_WORKFLOW_BUNDLE: bundle,
     JOBPLANE_WORKER_METRICS_ADDRESS: '',
@@ -106,7 +111,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
   const config = loadConfig(env);
   const database = createDb(scratch.url, { max: 5 });
   const connection = await Connection.connect({ address: temporal.address });
-  const client = new Client({ connection, namespace: config.temporalNamespace });
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: clientDataConverter(codecFrom(config)) });
 
   const tenant = await createTenant(database.db, `tenant-${name}-${suffix}`);
   const keys = {} as Record<ApiKeyRole, string>;

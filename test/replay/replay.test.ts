@@ -8,7 +8,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { replayDir } from '../helpers/record-history.ts';
-import { workflowBundlePath } from '../helpers/stack.ts';
+import { codecFrom, failureConverterPath } from '../../runtime/temporal.ts';
+import { testCodecKeys, workflowBundlePath } from '../helpers/stack.ts';
 
 const histories = readdirSync(replayDir, { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -25,6 +26,8 @@ describe('replay of recorded histories', () => {
 
   it.each(histories)('$name replays deterministically', async ({ file }) => {
     const history: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    await Worker.runReplayHistory({ workflowBundle: { codePath: await workflowBundlePath() } }, history);
+    // Histories recorded since payload encryption hold ciphertext: replay decrypts with the fixed test keys.
+    const dataConverter = { payloadCodecs: [codecFrom({ codecKeys: testCodecKeys, codecCurrentKey: undefined })], failureConverterPath };
+    await Worker.runReplayHistory({ workflowBundle: { codePath: await workflowBundlePath() }, dataConverter }, history);
   });
 });

@@ -16,6 +16,7 @@ import {
   type DecisionStatus,
 } from '../../contracts/index.ts';
 import { recordHistory } from '../helpers/record-history.ts';
+import { workerDataConverter } from '../../workers/create-workers.ts';
 import { startTestStack, workflowBundlePath, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -113,6 +114,7 @@ describe('approval.request', () => {
         namespace: stack.config.temporalNamespace,
         taskQueue,
         workflowBundle: { codePath: await workflowBundlePath() },
+        dataConverter: workerDataConverter(stack.config),
       });
       await worker.runUntil(async () => {
         const settled = await decisions;

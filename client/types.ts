@@ -1,0 +1,81 @@
+/**
+ * Types of the HTTP API, inferred from the same zod schemas the server
+ * validates with. Type-only imports: nothing of the server is loaded at run time.
+ */
+import type { z } from 'zod';
+import type {
+  approvalRequestInput,
+  approvalRequestOutput,
+  webhookDeliverInput,
+  webhookDeliverOutput,
+} from '../contracts/index.ts';
+import type {
+  ApiKey as ApiKeySchema,
+  ApiKeyRole as ApiKeyRoleSchema,
+  AuditEvent as AuditEventSchema,
+  AuditList as AuditListSchema,
+  AuditQuery,
+  CreateApiKeyBody,
+  CreatedApiKey as CreatedApiKeySchema,
+  CreateJobBody,
+  Job as JobSchema,
+  JobList as JobListSchema,
+  JobStatus as JobStatusSchema,
+  JobType as JobTypeSchema,
+  ListJobsQuery,
+  Problem as ProblemSchema,
+  Tenant as TenantSchema,
+} from '../api/schemas.ts';
+import type { CreateScheduleBody, ListSchedulesQuery, Schedule as ScheduleSchema } from '../api/schedule-schemas.ts';
+
+export type Job = z.infer<typeof JobSchema>;
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+export type JobList = z.infer<typeof JobListSchema>;
+export type JobTypeInfo = z.infer<typeof JobTypeSchema>;
+export type Tenant = z.infer<typeof TenantSchema>;
+export type ApiKey = z.infer<typeof ApiKeySchema>;
+export type ApiKeyRole = z.infer<typeof ApiKeyRoleSchema>;
+export type CreatedApiKey = z.infer<typeof CreatedApiKeySchema>;
+export type NewApiKey = z.input<typeof CreateApiKeyBody>;
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+export type AuditList = z.infer<typeof AuditListSchema>;
+/** RFC 9457 body of every error response. */
+export type Problem = z.infer<typeof ProblemSchema>;
+
+/** Query of `GET /v1/jobs` (`limit` is the page size, 1–200, default 50). */
+export type JobFilter = Partial<Omit<z.infer<typeof ListJobsQuery>, 'limit'>> & { limit?: number };
+/** Query of `GET /v1/audit` (`limit` is the page size, 1–200, default 50). */
+export type AuditFilter = Partial<Omit<z.infer<typeof AuditQuery>, 'limit'>> & { limit?: number };
+
+/** Input of each job type in the catalog (`contracts/`), by type name. */
+export interface JobInputs {
+  'webhook.deliver': z.input<typeof webhookDeliverInput>;
+  'approval.request': z.input<typeof approvalRequestInput>;
+}
+
+/** Result of each job type when it succeeds, by type name. */
+export interface JobOutputs {
+  'webhook.deliver': z.output<typeof webhookDeliverOutput>;
+  'approval.request': z.output<typeof approvalRequestOutput>;
+}
+
+export type JobTypeName = keyof JobInputs;
+
+/** A job whose type is known, so `result` has that type's output shape. */
+export type TypedJob<T extends JobTypeName> = Omit<Job, 'type' | 'result'> & { type: T; result?: JobOutputs[T] };
+
+/** Body of `POST /v1/jobs` for job type `T`. */
+export type CreateJobRequest<T extends JobTypeName> = Omit<z.input<typeof CreateJobBody>, 'type' | 'input'> & {
+  type: T;
+  input: JobInputs[T];
+};
+
+/** A schedule: a job type and input started on a timetable (`/v1/schedules`). */
+export type Schedule = z.infer<typeof ScheduleSchema>;
+/** Query of `GET /v1/schedules`. */
+export type ScheduleFilter = z.input<typeof ListSchedulesQuery>;
+/** Body of `POST /v1/schedules` for job type `T`: exactly one of `cron` or `interval`. */
+export type CreateScheduleRequest<T extends JobTypeName> = Omit<z.input<typeof CreateScheduleBody>, 'type' | 'input'> & {
+  type: T;
+  input: JobInputs[T];
+};
