@@ -150,6 +150,13 @@ export const settings = {
     description: 'Largest request body the API accepts (413 above)',
     schema: positiveInt,
   }),
+  workerTaskQueues: setting({
+    env: 'JOBPLANE_WORKER_TASK_QUEUES',
+    default: '',
+    emptyIsValue: true,
+    description: 'Comma-separated task queues (without prefix) this worker process polls; empty: every queue of the job catalog',
+    schema: z.string().regex(/^[a-z0-9_.,-]*$/, 'comma-separated queue names'),
+  }),
   workerShutdownGraceMs: setting({
     env: 'JOBPLANE_WORKER_SHUTDOWN_GRACE_MS',
     default: '30000',

@@ -35,11 +35,21 @@ export function workerDataConverter(config: Config) {
   return { payloadCodecs: [codecFrom(config)], failureConverterPath };
 }
 
+/** The catalog queues this process polls (`JOBPLANE_WORKER_TASK_QUEUES`), so each queue class can scale on its own. */
+export function selectedTaskQueues(config: Pick<Config, 'workerTaskQueues'>): string[] {
+  const wanted = config.workerTaskQueues.split(',').map((q) => q.trim()).filter(Boolean);
+  if (wanted.length === 0) return [...catalogTaskQueues];
+  const unknown = wanted.filter((q) => !catalogTaskQueues.includes(q));
+  if (unknown.length > 0) throw new ConfigError(`JOBPLANE_WORKER_TASK_QUEUES: unknown queue(s) ${unknown.join(', ')}; the catalog has ${catalogTaskQueues.join(', ')}`);
+  return wanted;
+}
+
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
+  const queues = selectedTaskQueues(opts.config);
   const activities = createActivities(activityDepsFrom(opts.config, opts.db));
   const dataConverter = workerDataConverter(opts.config);
   return await Promise.all(
-    catalogTaskQueues.map((queue) =>
+    queues.map((queue) =>
       Worker.create({
         connection: opts.connection,
         namespace: opts.config.temporalNamespace,
