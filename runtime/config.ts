@@ -157,6 +157,30 @@ export const settings = {
     description: 'Comma-separated task queues (without prefix) this worker process polls; empty: every queue of the job catalog',
     schema: z.string().regex(/^[a-z0-9_.,-]*$/, 'comma-separated queue names'),
   }),
+  scaleTargetQueueSize: setting({
+    env: 'JOBPLANE_SCALE_TARGET_QUEUE_SIZE',
+    default: '5',
+    description: 'Backlog per worker replica (KEDA `targetQueueSize`): replicas = ceil(backlog / this)',
+    schema: positiveInt,
+  }),
+  scaleMinReplicas: setting({
+    env: 'JOBPLANE_SCALE_MIN_REPLICAS',
+    default: '1',
+    description: 'Fewest worker replicas the scaling recommendation (and the local pool) goes to',
+    schema: z.coerce.number().int().min(0),
+  }),
+  scaleMaxReplicas: setting({
+    env: 'JOBPLANE_SCALE_MAX_REPLICAS',
+    default: '10',
+    description: 'Most worker replicas the scaling recommendation (and the local pool) goes to',
+    schema: positiveInt,
+  }),
+  workerMaxConcurrentActivities: setting({
+    env: 'JOBPLANE_WORKER_MAX_CONCURRENT_ACTIVITIES',
+    default: '100',
+    description: 'Activity slots per worker process (per task queue)',
+    schema: positiveInt,
+  }),
   workerShutdownGraceMs: setting({
     env: 'JOBPLANE_WORKER_SHUTDOWN_GRACE_MS',
     default: '30000',

@@ -57,6 +57,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         workflowBundle: opts.workflowBundle,
         activities,
         dataConverter,
+        maxConcurrentActivityTaskExecutions: opts.config.workerMaxConcurrentActivities,
         // SIGTERM waits this long for in-flight activities before cancelling them.
         shutdownGraceTime: opts.config.workerShutdownGraceMs,
       }),
