@@ -212,3 +212,18 @@ describe('health', () => {
     await dead.close();
   });
 });
+
+describe('metrics', () => {
+  it('/metrics exposes request, job and backlog series with route-pattern labels', async () => {
+    const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: createBody() });
+    const job = (await res.json()) as { id: string };
+    await waitForJob(stack, job.id);
+    const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    expect(text).toMatch(new RegExp(`jobplane_jobs_created_total\\{type="webhook.deliver",tenant="${stack.tenantId}"\\} [1-9]`));
+    expect(text).toMatch(/jobplane_http_requests_total\{method="POST",route="\/v1\/jobs",status="201"\} [1-9]/);
+    expect(text).toContain('jobplane_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/jobs/:id"}');
+    expect(text).not.toContain(job.id); // ids never become labels
+    expect(text).toContain(`jobplane_task_queue_backlog{task_queue="${stack.env.JOBPLANE_TASK_QUEUE_PREFIX}webhooks",type="activity"}`);
+    expect(text).toContain(`jobplane_task_queue_recommended_replicas{task_queue="${stack.env.JOBPLANE_TASK_QUEUE_PREFIX}webhooks"} 1`);
+  });
+});
