@@ -5,14 +5,18 @@
  * Prometheus gauges and the local worker pool, so all three agree with KEDA.
  */
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// The proto package is CommonJS: Node's ESM loader sees only its default export.
+import proto from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
+
+const { TaskQueueType, TaskQueueKind } = proto.temporal.api.enums.v1;
 
 export const queueTypes = ['workflow', 'activity'] as const;
 export type QueueType = (typeof queueTypes)[number];
 
 const protoType: Record<QueueType, temporal.api.enums.v1.TaskQueueType> = {
-  workflow: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-  activity: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  workflow: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  activity: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
 };
 
 export interface QueueTypeStats {
@@ -44,7 +48,7 @@ export async function taskQueueStats(client: Client, namespace: string, taskQueu
     queueTypes.map(async (type) => {
       const res = await client.workflowService.describeTaskQueue({
         namespace,
-        taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+        taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
         taskQueueType: protoType[type],
         reportStats: true,
       });

@@ -34,6 +34,9 @@ async function shutdown(code: number) {
   process.exit(code);
 }
 takeBackShutdownSignals();
+// When the terminal goes away first, writing to it must not kill the orderly shutdown.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 

@@ -11,6 +11,12 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
+const alive = new Set<ChildProcess>();
+// Detached children outlive a parent that dies without stopping them (an EPIPE on a closed terminal, say): never leave one behind.
+process.on('exit', () => {
+  for (const child of alive) child.kill('SIGKILL');
+});
+
 export function spawnChild(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Child {
   // Detached: Ctrl-C reaches only `npm start`, which then stops children in order (API, workers, Temporal, Postgres).
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -21,7 +27,8 @@ export function spawnChild(name: string, command: string, args: string[], env: N
       for (const l of listeners) l(line);
     });
   }
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  alive.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => (alive.delete(child), resolve())));
   return {
     name,
     process: child,
