@@ -13,13 +13,17 @@ import { codecFrom } from '../runtime/temporal.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
 import { mountDocs } from './docs.ts';
+import { createApiMetrics, httpMetrics } from './metrics.ts';
 import { problemBody, ProblemError } from './problems.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { codecRoutes } from './routes/codec.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobTypeRoutes } from './routes/job-types.ts';
+import { jobOpsRoutes } from './routes/job-ops.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { opsRoutes } from './routes/ops.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
+import { taskQueueRoutes } from './routes/task-queues.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 
 export interface AppDeps {
@@ -85,7 +89,11 @@ function allowedMethods(app: OpenAPIHono<AuthEnv>, path: string): string[] {
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
+  const metrics = createApiMetrics(deps);
   app.use(requestId());
+  app.use(httpMetrics(metrics));
+  // Scraped by Prometheus inside the cluster; not behind API keys, so do not expose it publicly.
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.use(
     '/v1/*',
     bodyLimit({
@@ -102,11 +110,14 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes(deps));
   app.use('/codec/*', bodyLimit({ maxSize: 8 * 1024 * 1024, onError: () => { throw new ProblemError('payload-too-large', 'the codec accepts at most 8 MiB'); } }));
   app.route('/codec', codecRoutes({ db: deps.db, config: deps.config, codec: codecFrom(deps.config) }));
-  app.route('/v1/jobs', jobRoutes(deps));
+  app.route('/v1/jobs', jobRoutes({ ...deps, onJobCreated: (type, tenant) => metrics.jobsCreated.inc({ type, tenant }) }));
+  app.route('/v1/jobs', jobOpsRoutes(deps));
   app.route('/v1/schedules', scheduleRoutes(deps));
   app.route('/v1/job-types', jobTypeRoutes());
   app.route('/v1/tenants', tenantRoutes(deps));
   app.route('/v1/audit', auditRoutes(deps));
+  app.route('/v1/ops', opsRoutes(deps));
+  app.route('/v1/ops/task-queues', taskQueueRoutes(deps));
   mountDocs(app);
 
   app.notFound((c) => {

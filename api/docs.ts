@@ -43,7 +43,7 @@ export function mountDocs(app: OpenAPIHono<AuthEnv>): void {
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Jobplane API', version: '1.0.0', description: apiDescription },
-    tags: [{ name: 'Jobs' }, { name: 'Job messages' }, { name: 'Schedules' }, { name: 'Tenants' }, { name: 'API keys' }, { name: 'Audit' }],
+    tags: [{ name: 'Jobs' }, { name: 'Job messages' }, { name: 'Schedules' }, { name: 'Operations' }, { name: 'Tenants' }, { name: 'API keys' }, { name: 'Audit' }],
   });
   app.get('/docs', (c) => c.html(page));
   for (const [file, type] of Object.entries(assets)) {

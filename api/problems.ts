@@ -17,6 +17,7 @@ export const problems = {
   conflict: { status: 409, title: 'The resource already exists' },
   'idempotency-key-reused': { status: 409, title: 'Idempotency-Key was already used with a different request' },
   'job-already-finished': { status: 409, title: 'The job has already finished' },
+  'job-still-running': { status: 409, title: 'The job is still running' },
   'update-rejected': { status: 400, title: 'The job rejected the update' },
   'update-conflict': { status: 409, title: 'The job’s state does not allow this update any more' },
   'workers-unavailable': { status: 503, title: 'No worker answered for this job; retry later' },

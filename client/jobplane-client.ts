@@ -20,6 +20,30 @@ import type {
   Tenant,
   TypedJob,
 } from './types.ts';
+import type { z } from 'zod';
+import type {
+  Batch as BatchSchema,
+  BatchStarted as BatchStartedSchema,
+  JobDiagnosis as JobDiagnosisSchema,
+  ResetBatchBody,
+  ResetJobBody,
+  ResetResult as ResetResultSchema,
+  StuckList as StuckListSchema,
+  StuckQuery,
+} from '../api/ops-schemas.ts';
+
+/** Why a job is (or is not) stuck, with the commands that fix it (`GET /v1/jobs/{id}/diagnosis`, items of `GET /v1/ops/stuck`). */
+export type JobDiagnosis = z.infer<typeof JobDiagnosisSchema>;
+export type StuckList = z.infer<typeof StuckListSchema>;
+/** Query of `GET /v1/ops/stuck`: `minAttempts` (default 3), `olderThan` (default `1h`), `type`, `limit` (default 200). */
+export type StuckFilter = Partial<Omit<z.infer<typeof StuckQuery>, 'minAttempts' | 'limit'>> & { minAttempts?: number; limit?: number };
+/** Body of `POST /v1/jobs/{id}/reset`. */
+export type ResetJobRequest = z.input<typeof ResetJobBody>;
+export type ResetResult = z.infer<typeof ResetResultSchema>;
+/** Body of `POST /v1/ops/reset-batch`. */
+export type ResetBatchRequest = z.input<typeof ResetBatchBody>;
+export type BatchStarted = z.infer<typeof BatchStartedSchema>;
+export type Batch = z.infer<typeof BatchSchema>;
 
 export interface JobplaneClientOptions {
   /** Base URL of the API without `/v1`, e.g. `https://jobs.example.com`. */
@@ -268,6 +292,58 @@ export class JobplaneClient {
   /** `DELETE /v1/schedules/{id}`: runs already started go on. */
   async deleteSchedule(id: string): Promise<void> {
     await this.#call({ method: 'DELETE', path: `/v1/schedules/${seg(id)}` });
+  }
+
+  // ── Operations (operator role) ──────────────────────────────────────────
+
+  /** `GET /v1/ops/stuck`: the tenant's running jobs that look stuck, most severe first. */
+  stuckJobs(filter: StuckFilter = {}): Promise<StuckList> {
+    return this.#call({ method: 'GET', path: '/v1/ops/stuck', query: { ...filter } });
+  }
+
+  /** `GET /v1/jobs/{id}/diagnosis`: pending work, attempts, decoded failures and fix commands of one job. */
+  diagnoseJob(id: string, filter: Pick<StuckFilter, 'minAttempts' | 'olderThan'> = {}): Promise<JobDiagnosis> {
+    return this.#call({ method: 'GET', path: `/v1/jobs/${seg(id)}/diagnosis`, query: { ...filter } });
+  }
+
+  /** `POST /v1/jobs/{id}/reset`: a new run from a workflow task (default the last completed one). */
+  resetJob(id: string, request: ResetJobRequest): Promise<ResetResult> {
+    return this.#call({ method: 'POST', path: `/v1/jobs/${seg(id)}/reset`, body: request });
+  }
+
+  /** `POST /v1/jobs/{id}/terminate`: ends the run now; 409 `job-already-finished` if it has finished. */
+  terminateJob(id: string, reason: string): Promise<Job> {
+    return this.#call({ method: 'POST', path: `/v1/jobs/${seg(id)}/terminate`, body: { reason } });
+  }
+
+  /** `POST /v1/jobs/{id}/retry`: a new job with the same type and input (`retryOf` = `id`); 409 `job-still-running` while it runs. */
+  retryJob(id: string, options: { idempotencyKey?: string } = {}): Promise<Job> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.#call({ method: 'POST', path: `/v1/jobs/${seg(id)}/retry`, headers });
+  }
+
+  /** `POST /v1/ops/reset-batch`: one server-side batch reset over the tenant's running jobs. */
+  resetBatch(request: ResetBatchRequest): Promise<BatchStarted> {
+    return this.#call({ method: 'POST', path: '/v1/ops/reset-batch', body: request });
+  }
+
+  /** `GET /v1/ops/batches/{batchJobId}`: state and progress of a batch. */
+  getBatch(batchJobId: string): Promise<Batch> {
+    return this.#call({ method: 'GET', path: `/v1/ops/batches/${seg(batchJobId)}` });
+  }
+
+  /**
+   * Polls `getBatch` until the batch is no longer `running`.
+   * @throws Error when `timeoutMs` passes first (the batch keeps going).
+   */
+  async waitForBatch(batchJobId: string, options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Batch> {
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+    for (;;) {
+      const batch = await this.getBatch(batchJobId);
+      if (batch.state !== 'running') return batch;
+      if (Date.now() >= deadline) throw new Error(`batch ${batchJobId} is still running after ${options.timeoutMs ?? 120_000} ms`);
+      await sleep(options.intervalMs ?? 500, options.signal);
+    }
   }
 
   // ── Tenants and API keys ────────────────────────────────────────────────

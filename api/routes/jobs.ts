@@ -107,12 +107,13 @@ const query = createRoute({
   responses: { 200: json(z.object({ result: z.unknown() }), 'The query’s answer'), ...commonProblems },
 });
 
-export function jobRoutes(deps: JobServiceDeps) {
+export function jobRoutes(deps: JobServiceDeps & { onJobCreated?: (type: string, tenantId: string) => void }) {
   const router = newRouter();
   router.openapi(create, async (c) => {
     const caller = requireRole(c.get('caller'), 'submitter');
     const body = c.req.valid('json');
     const { row, created, startAt } = await createJob(deps, caller, body, c.req.valid('header')['idempotency-key'], c.get('requestId'));
+    if (created) deps.onJobCreated?.(row.type, row.tenantId);
     const view = created ? justStartedJob(deps.config, row, startAt) : await describeJob(deps.client, deps.config, row);
     c.header('location', view.links.self);
     return c.json(view, created ? 201 : 200);

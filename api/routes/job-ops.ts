@@ -1,0 +1,102 @@
+/**
+ * On-call actions on one job, under `/v1/jobs/{id}` (mounted next to the jobs
+ * router): diagnose, reset, terminate, retry. Operator role; another tenant's
+ * job answers 404 like an unknown id.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { requireRole } from '../auth.ts';
+import { findJob } from '../job-service.ts';
+import { justStartedJob, describeJob } from '../job-view.ts';
+import { bearer, newRouter } from '../openapi-app.ts';
+import { JobDiagnosis, ResetJobBody, ResetResult, StuckQuery, TerminateJobBody } from '../ops-schemas.ts';
+import { diagnoseJob, resetJob, retryJob, terminateJob, type OpsServiceDeps } from '../ops-service.ts';
+import { parseDurationSeconds } from '../schedule-schemas.ts';
+import { commonProblems, Job, JobIdParam, problemResponse } from '../schemas.ts';
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const base = { tags: ['Operations'], security: bearer };
+const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
+
+const diagnosis = createRoute({
+  ...base,
+  method: 'get',
+  path: '/{id}/diagnosis',
+  summary: 'Why a job is (or is not) stuck, with the commands that fix it',
+  request: { params: JobIdParam, query: StuckQuery.pick({ minAttempts: true, olderThan: true }) },
+  responses: { 200: json(JobDiagnosis, 'The diagnosis'), ...commonProblems },
+});
+
+const reset = createRoute({
+  ...base,
+  method: 'post',
+  path: '/{id}/reset',
+  summary: 'Reset the job’s run to a workflow task',
+  description:
+    'Terminates the current run and starts a new one from the chosen workflow task; signals and updates after that point are re-applied. ' +
+    'Activities after it run again (they are idempotent). Use `last-workflow-task` after fixing code whose workflow task kept failing.',
+  request: { params: JobIdParam, body: body(ResetJobBody) },
+  responses: { 202: json(ResetResult, 'The new run'), 415: problemResponse('Not JSON'), ...commonProblems },
+});
+
+const terminate = createRoute({
+  ...base,
+  method: 'post',
+  path: '/{id}/terminate',
+  summary: 'Terminate the job now (no cleanup runs; prefer cancel when the job should clean up)',
+  request: { params: JobIdParam, body: body(TerminateJobBody) },
+  responses: { 202: json(Job, 'Terminated'), 409: problemResponse('Already finished'), 415: problemResponse('Not JSON'), ...commonProblems },
+});
+
+const retry = createRoute({
+  ...base,
+  method: 'post',
+  path: '/{id}/retry',
+  summary: 'Run a finished job again as a new job (same type and input, `retryOf` set)',
+  request: {
+    params: JobIdParam,
+    headers: z.object({
+      'idempotency-key': z
+        .string()
+        .min(1)
+        .max(255)
+        .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+        .optional()
+        .openapi({ param: { in: 'header' }, description: 'Same key returns the retry an earlier request created' }),
+    }),
+  },
+  responses: {
+    201: json(Job, 'The new job'),
+    200: json(Job, 'The retry an earlier request with the same Idempotency-Key created'),
+    409: problemResponse('The job is still running'),
+    ...commonProblems,
+  },
+});
+
+export function jobOpsRoutes(deps: OpsServiceDeps) {
+  const router = newRouter();
+  router.openapi(diagnosis, async (c) => {
+    const caller = requireRole(c.get('caller'), 'operator');
+    const row = await findJob(deps.db, caller, c.req.valid('param').id);
+    const q = c.req.valid('query');
+    return c.json(await diagnoseJob(deps, row, { minAttempts: q.minAttempts, olderThanMs: parseDurationSeconds(q.olderThan)! * 1000 }), 200);
+  });
+  router.openapi(reset, async (c) => {
+    const caller = requireRole(c.get('caller'), 'operator');
+    const row = await findJob(deps.db, caller, c.req.valid('param').id);
+    return c.json(await resetJob(deps, caller, row, c.req.valid('json'), c.get('requestId')), 202);
+  });
+  router.openapi(terminate, async (c) => {
+    const caller = requireRole(c.get('caller'), 'operator');
+    const row = await findJob(deps.db, caller, c.req.valid('param').id);
+    return c.json(await terminateJob(deps, caller, row, c.req.valid('json').reason, c.get('requestId')), 202);
+  });
+  router.openapi(retry, async (c) => {
+    const caller = requireRole(c.get('caller'), 'operator');
+    const row = await findJob(deps.db, caller, c.req.valid('param').id);
+    const { row: created, created: isNew, startAt } = await retryJob(deps, caller, row, c.req.valid('header')['idempotency-key'], c.get('requestId'));
+    const view = isNew ? justStartedJob(deps.config, created, startAt) : await describeJob(deps.client, deps.config, created);
+    c.header('location', view.links.self);
+    return c.json(view, isNew ? 201 : 200);
+  });
+  return router;
+}
