@@ -46,13 +46,15 @@ export function createWebhookActivities(deps: WebhookDeps) {
     const ctx = Context.current();
     const { attempt, activityId, workflowExecution } = ctx.info;
     const key = { jobId: args.jobId, workflowRunId: workflowExecution?.runId ?? 'standalone', activityId, attempt };
+    // Ids and outcomes only: never the payload, the URL's path or query, or the signature.
+    const logFields = { jobId: args.jobId, tenantId: args.tenantId, workflowId: workflowExecution?.workflowId, runId: workflowExecution?.runId, attempt };
 
     const [earlier] = await db
       .select({ statusCode: webhookAttempts.statusCode, attempt: webhookAttempts.attempt })
       .from(webhookAttempts)
       .where(and(eq(webhookAttempts.jobId, args.jobId), eq(webhookAttempts.status, 'succeeded')));
     if (earlier) {
-      ctx.log.info('webhook already delivered; not sending again', { jobId: args.jobId });
+      ctx.log.info('webhook already delivered; not sending again', { ...logFields, statusCode: earlier.statusCode });
       return { statusCode: earlier.statusCode ?? 200, attempts: earlier.attempt };
     }
 
@@ -70,8 +72,11 @@ export function createWebhookActivities(deps: WebhookDeps) {
       });
 
     const started = Date.now();
-    const finish = (status: 'succeeded' | 'retrying' | 'failed', statusCode: number | null, error: string | null) =>
-      db
+    const finish = (status: 'succeeded' | 'retrying' | 'failed', statusCode: number | null, error: string | null) => {
+      const outcome = { ...logFields, outcome: status, statusCode, durationMs: Date.now() - started };
+      if (status === 'succeeded') ctx.log.info('webhook attempt finished', outcome);
+      else ctx.log.warn('webhook attempt finished', outcome);
+      return db
         .update(webhookAttempts)
         .set({ status, statusCode, error, durationMs: Date.now() - started, finishedAt: new Date() })
         .where(
@@ -82,6 +87,7 @@ export function createWebhookActivities(deps: WebhookDeps) {
             eq(webhookAttempts.attempt, key.attempt),
           ),
         );
+    };
 
     let response: PostResult;
     const heartbeat = setInterval(() => ctx.heartbeat(), heartbeatEveryMs);

@@ -10,11 +10,13 @@ import type { Db } from '../db/client.ts';
 import { auditEvents } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { codecFrom } from '../runtime/temporal.ts';
+import { httpTracing } from '../runtime/tracing.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
 import { mountDocs } from './docs.ts';
 import { createApiMetrics, httpMetrics } from './metrics.ts';
 import { problemBody, ProblemError } from './problems.ts';
+import { requestLog } from './request-log.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { codecRoutes } from './routes/codec.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -90,7 +92,9 @@ function allowedMethods(app: OpenAPIHono<AuthEnv>, path: string): string[] {
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<AuthEnv>();
   const metrics = createApiMetrics(deps);
+  app.use(httpTracing());
   app.use(requestId());
+  app.use(requestLog(deps.log));
   app.use(httpMetrics(metrics));
   // Scraped by Prometheus inside the cluster; not behind API keys, so do not expose it publicly.
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));

@@ -3,11 +3,14 @@ import { serve } from '@hono/node-server';
 import { loadConfig, requireDatabaseUrl } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { connectClient } from '../runtime/temporal.ts';
+import { installTracingFromConfig, shutdownTracing } from '../runtime/tracing.ts';
 import { createDb } from '../db/client.ts';
 import { createApp } from './app.ts';
 
 const config = loadConfig();
 const log = createLogger('api', config.logLevel);
+// Before the client exists: requests, and the workflow starts they make, become traces (OTLP when configured).
+installTracingFromConfig(config, 'jobplane-api');
 const database = createDb(requireDatabaseUrl(config), { applicationName: 'jobplane-api' });
 const client = await connectClient(config);
 const app = createApp({ config, db: database.db, client, log });
@@ -21,6 +24,7 @@ function stop(signal: string) {
   server.close(async () => {
     await client.connection.close();
     await database.close();
+    await shutdownTracing().catch((err: unknown) => log.warn({ err }, 'could not flush traces'));
     process.exit(0);
   });
 }

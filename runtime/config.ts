@@ -213,6 +213,12 @@ export const settings = {
     description: '`npm start` only: port of the local webhook receiver the printed curl delivers to',
     schema: port,
   }),
+  otlpEndpoint: setting({
+    env: 'JOBPLANE_OTLP_ENDPOINT',
+    default: undefined,
+    description: 'OTLP/HTTP collector base URL (e.g. `http://127.0.0.1:4318`) that API and workers export traces to; unset: tracing off',
+    schema: z.url().optional(),
+  }),
   logLevel: setting({
     env: 'JOBPLANE_LOG_LEVEL',
     default: 'info',

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { EncryptionCodec, parseCodecKeys } from './codec.ts';
 import { ConfigError, type Config } from './config.ts';
 import { failureConverter } from './failure-converter.ts';
+import { workflowClientInterceptors } from './tracing.ts';
 
 /** Path of the failure converter module, for the workflow bundle and workers. */
 export const failureConverterPath = fileURLToPath(new URL('./failure-converter.ts', import.meta.url));
@@ -22,12 +23,17 @@ export function clientDataConverter(codec: EncryptionCodec) {
   return { payloadCodecs: [codec], failureConverter };
 }
 
-/** Opens a client connection to the configured Temporal frontend, with the payload codec. */
+/** Opens a client connection to the configured Temporal frontend, with the payload codec and trace propagation (a no-op while tracing is off). */
 export async function connectClient(
   config: Pick<Config, 'temporalAddress' | 'temporalNamespace' | 'codecKeys' | 'codecCurrentKey'>,
 ): Promise<Client> {
   const connection = await Connection.connect({ address: config.temporalAddress });
-  return new Client({ connection, namespace: config.temporalNamespace, dataConverter: clientDataConverter(codecFrom(config)) });
+  return new Client({
+    connection,
+    namespace: config.temporalNamespace,
+    dataConverter: clientDataConverter(codecFrom(config)),
+    interceptors: { workflow: workflowClientInterceptors() },
+  });
 }
 
 /** The task queue a job contract's queue maps to in this environment. */

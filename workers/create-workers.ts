@@ -6,6 +6,7 @@ import { parseAllowlist } from '../activities/destination-guard.ts';
 import type { Config } from '../runtime/config.ts';
 import { ConfigError } from '../runtime/config.ts';
 import { codecFrom, failureConverterPath, taskQueueName } from '../runtime/temporal.ts';
+import { workerTracingOptions } from '../runtime/tracing.ts';
 import type { Db } from '../db/client.ts';
 
 export interface CreateWorkersOptions {
@@ -48,6 +49,8 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
   const queues = selectedTaskQueues(opts.config);
   const activities = createActivities(activityDepsFrom(opts.config, opts.db));
   const dataConverter = workerDataConverter(opts.config);
+  // Activity spans and the sink for the bundle's workflow spans; no-ops until tracing is installed.
+  const tracing = workerTracingOptions();
   return await Promise.all(
     queues.map((queue) =>
       Worker.create({
@@ -57,6 +60,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         workflowBundle: opts.workflowBundle,
         activities,
         dataConverter,
+        ...tracing,
         maxConcurrentActivityTaskExecutions: opts.config.workerMaxConcurrentActivities,
         // SIGTERM waits this long for in-flight activities before cancelling them.
         shutdownGraceTime: opts.config.workerShutdownGraceMs,

@@ -3,9 +3,10 @@
  * graceful shutdown (SIGTERM/SIGINT stop polling and give in-flight
  * activities JOBPLANE_WORKER_SHUTDOWN_GRACE_MS to finish).
  */
-import { NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { loadConfig, requireDatabaseUrl } from '../runtime/config.ts';
-import { createLogger } from '../runtime/logger.ts';
+import { createLogger, pinoSdkLogFunction, sdkLogLevel } from '../runtime/logger.ts';
+import { installTracingFromConfig, shutdownTracing } from '../runtime/tracing.ts';
 import { createDb } from '../db/client.ts';
 import { createWorkers } from './create-workers.ts';
 import { startHealthServer } from './health-server.ts';
@@ -13,9 +14,13 @@ import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 const config = loadConfig();
 const log = createLogger('workers', config.logLevel);
+// Before the workers exist: workflow and activity spans export over OTLP when configured.
+installTracingFromConfig(config, 'jobplane-workers');
 
 // Must run before any NativeConnection or Worker exists.
+// SDK logs (worker, workflow and activity context loggers, Core) go through pino as JSON lines too.
 Runtime.install({
+  logger: new DefaultLogger(sdkLogLevel(config.logLevel), pinoSdkLogFunction(log)),
   telemetryOptions: config.workerMetricsAddress
     ? { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } }
     : {},
@@ -55,5 +60,6 @@ try {
   await connection.close();
   await database.close();
   health?.close();
+  await shutdownTracing().catch((err: unknown) => log.warn({ err }, 'could not flush traces'));
   log.info('workers stopped');
 }

@@ -3,10 +3,17 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { failureConverterPath } from '../runtime/temporal.ts';
 
 export const workflowsEntry = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Workflow interceptors (OpenTelemetry trace propagation) bundled into every workflow. */
+export const workflowInterceptorsPath = fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url));
 
-/** Bundles `workflows/` with the platform's failure converter (what `JOBPLANE_WORKFLOW_BUNDLE` files must be built with). */
+/** Bundles `workflows/` with the platform's failure converter and workflow interceptors (what `JOBPLANE_WORKFLOW_BUNDLE` files must be built with). */
 export async function buildWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  return await bundleWorkflowCode({ workflowsPath: workflowsEntry, failureConverterPath, logger: quietBundlerLogger });
+  return await bundleWorkflowCode({
+    workflowsPath: workflowsEntry,
+    failureConverterPath,
+    workflowInterceptorModules: [workflowInterceptorsPath],
+    logger: quietBundlerLogger,
+  });
 }
 
 /** A prebuilt bundle when configured (production images), otherwise bundle `workflows/` now (a few seconds). */

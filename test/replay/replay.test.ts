@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { replayDir } from '../helpers/record-history.ts';
 import { codecFrom, failureConverterPath } from '../../runtime/temporal.ts';
+import { workerTracingOptions } from '../../runtime/tracing.ts';
 import { testCodecKeys, workflowBundlePath } from '../helpers/stack.ts';
 
 const histories = readdirSync(replayDir, { withFileTypes: true })
@@ -28,6 +29,8 @@ describe('replay of recorded histories', () => {
     const history: unknown = JSON.parse(readFileSync(file, 'utf8'));
     // Histories recorded since payload encryption hold ciphertext: replay decrypts with the fixed test keys.
     const dataConverter = { payloadCodecs: [codecFrom({ codecKeys: testCodecKeys, codecCurrentKey: undefined })], failureConverterPath };
-    await Worker.runReplayHistory({ workflowBundle: { codePath: await workflowBundlePath() }, dataConverter }, history);
+    // The bundle's tracing interceptors call a sink: register it as real workers do.
+    const { sinks } = workerTracingOptions();
+    await Worker.runReplayHistory({ workflowBundle: { codePath: await workflowBundlePath() }, dataConverter, sinks }, history);
   });
 });

@@ -1,0 +1,23 @@
+/**
+ * Workflow interceptors bundled into every workflow (see
+ * workers/workflow-bundle.ts `workflowInterceptorModules`). Runs in the
+ * workflow sandbox: import nothing but sandbox-safe modules.
+ *
+ * OpenTelemetry: continues the trace carried in the workflow's headers
+ * (RunWorkflow span) and passes it on to activities (StartActivity span);
+ * spans leave the sandbox through the `exporter` sink the workers register
+ * (runtime/tracing.ts `workerTracingOptions`). SDK flags keep histories
+ * recorded without these interceptors replaying as before.
+ */
+import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import {
+  OpenTelemetryInboundInterceptor,
+  OpenTelemetryInternalsInterceptor,
+  OpenTelemetryOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry/lib/workflow/index.js';
+
+export const interceptors: WorkflowInterceptorsFactory = () => ({
+  inbound: [new OpenTelemetryInboundInterceptor()],
+  outbound: [new OpenTelemetryOutboundInterceptor()],
+  internals: [new OpenTelemetryInternalsInterceptor()],
+});
