@@ -19,5 +19,11 @@ export function newRouter() {
   });
 }
 
+/** A JSON response declaration for createRoute. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** A required JSON request body declaration for createRoute. */
+export const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
+
 /** `security` entry every authenticated route declares. */
 export const bearer = [{ bearerAuth: [] }];

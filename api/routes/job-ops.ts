@@ -7,15 +7,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireRole } from '../auth.ts';
 import { findJob } from '../job-service.ts';
 import { justStartedJob, describeJob } from '../job-view.ts';
-import { bearer, newRouter } from '../openapi-app.ts';
+import { body, json, bearer, newRouter } from '../openapi-app.ts';
 import { JobDiagnosis, ResetJobBody, ResetResult, StuckQuery, TerminateJobBody } from '../ops-schemas.ts';
 import { diagnoseJob, resetJob, retryJob, terminateJob, type OpsServiceDeps } from '../ops-service.ts';
 import { parseDurationSeconds } from '../schedule-schemas.ts';
 import { commonProblems, Job, JobIdParam, problemResponse } from '../schemas.ts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const base = { tags: ['Operations'], security: bearer };
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 const diagnosis = createRoute({
   ...base,

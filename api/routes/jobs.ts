@@ -6,10 +6,9 @@ import { queryJob, signalJob, updateJob } from '../job-messages.ts';
 import { cancelJob, createJob, findJob, type JobServiceDeps } from '../job-service.ts';
 import { waitForJob } from '../job-wait.ts';
 import { describeJob, justStartedJob } from '../job-view.ts';
-import { bearer, newRouter } from '../openapi-app.ts';
+import { json, bearer, newRouter } from '../openapi-app.ts';
 import { commonProblems, CreateJobBody, Job, JobIdParam, JobList, ListJobsQuery, MessageParam, problemResponse, WaitQuery } from '../schemas.ts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const idempotencyKey = z
   .string()
   .min(1)

@@ -1,13 +1,12 @@
 /** `/v1/ops`: on-call views and batch actions over the caller's tenant (operator role). */
-import { createRoute, type z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { requireRole } from '../auth.ts';
-import { bearer, newRouter } from '../openapi-app.ts';
+import { json, bearer, newRouter } from '../openapi-app.ts';
 import { findStuck } from '../ops-diagnosis.ts';
 import { Batch, BatchIdParam, BatchStarted, ResetBatchBody, StuckList, StuckQuery } from '../ops-schemas.ts';
 import { describeBatch, startResetBatch, type OpsServiceDeps } from '../ops-service.ts';
 import { commonProblems, problemResponse } from '../schemas.ts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const base = { tags: ['Operations'], security: bearer };
 
 const stuck = createRoute({

@@ -2,12 +2,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireRole } from '../auth.ts';
 import type { JobServiceDeps } from '../job-service.ts';
-import { bearer, newRouter } from '../openapi-app.ts';
+import { json, bearer, newRouter } from '../openapi-app.ts';
 import { CreateScheduleBody, ListSchedulesQuery, Schedule, ScheduleIdParam, ScheduleList, ScheduleNoteBody } from '../schedule-schemas.ts';
 import { commandSchedule, createSchedule, deleteSchedule, getSchedule, listSchedules } from '../schedule-service.ts';
 import { commonProblems, problemResponse } from '../schemas.ts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const base = { tags: ['Schedules'], security: bearer };
 
 const create = createRoute({

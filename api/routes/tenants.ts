@@ -4,13 +4,11 @@ import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { apiKeys, auditEvents, tenants } from '../../db/schema/index.ts';
 import { requirePlatform, requireTenantAdmin, type Caller } from '../auth.ts';
-import { bearer, newRouter } from '../openapi-app.ts';
+import { body, json, bearer, newRouter } from '../openapi-app.ts';
 import { ProblemError } from '../problems.ts';
 import { ApiKey, ApiKeyParam, commonProblems, CreateApiKeyBody, CreatedApiKey, CreateTenantBody, problemResponse, Tenant, TenantIdParam } from '../schemas.ts';
 import { createApiKey, createTenant } from '../tenant-service.ts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
 
 const createTenantRoute = createRoute({
   method: 'post', path: '/', tags: ['Tenants'], summary: 'Create a tenant (platform key)', security: bearer,

@@ -552,7 +552,8 @@ function relativeToRepo(file: string): string {
   return path.relative(REPO_ROOT, file) || file;
 }
 
-async function findOnPath(command: string): Promise<string | undefined> {
+/** The first executable `command` on PATH (shared with scripts/lib/kustomize.ts). */
+export async function findOnPath(command: string): Promise<string | undefined> {
   const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const exts = process.platform === 'win32' ? (process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';') : [''];
   for (const dir of dirs) {
@@ -564,7 +565,7 @@ async function findOnPath(command: string): Promise<string | undefined> {
   return undefined;
 }
 
-async function isExecutableFile(file: string): Promise<boolean> {
+export async function isExecutableFile(file: string): Promise<boolean> {
   try {
     if (!(await fs.stat(file)).isFile()) return false;
     await fs.access(file, fsConstants.X_OK);
@@ -575,7 +576,7 @@ async function isExecutableFile(file: string): Promise<boolean> {
 }
 
 /** Copies via a temp file and rename so nobody ever runs a half-copied binary. */
-async function copyExecutable(src: string, dest: string): Promise<void> {
+export async function copyExecutable(src: string, dest: string): Promise<void> {
   await fs.mkdir(path.dirname(dest), { recursive: true });
   const tmp = `${dest}.tmp-${process.pid}`;
   try {
@@ -587,7 +588,7 @@ async function copyExecutable(src: string, dest: string): Promise<void> {
   }
 }
 
-function makeLogger(name: ToolName, opts: EnsureToolOptions): (line: string) => void {
+export function makeLogger(name: string, opts: EnsureToolOptions): (line: string) => void {
   if (opts.quiet) return () => undefined;
   const sink = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   return (line) => sink(`[provision ${name}] ${line}`);

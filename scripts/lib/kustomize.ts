@@ -17,12 +17,12 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { copyExecutable, findOnPath, isExecutableFile, makeLogger } from './cli-tools.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -59,7 +59,7 @@ let kustomizePromise: Promise<string> | undefined;
 
 /** Absolute path of a working kustomize v5, provisioned if needed (memoized per process). */
 export function ensureKustomize(opts: EnsureOptions = {}): Promise<string> {
-  kustomizePromise ??= resolveKustomize(logger('kustomize', opts));
+  kustomizePromise ??= resolveKustomize(makeLogger('kustomize', opts));
   kustomizePromise.catch(() => (kustomizePromise = undefined));
   return kustomizePromise;
 }
@@ -143,14 +143,14 @@ async function runGoInstall(go: string, module: string, flags: string[], log: (l
   await fs.mkdir(gobin, { recursive: true });
   const { code, output } = await run(go, ['install', ...flags, module], { env: { ...process.env, GOBIN: gobin } }, log, 'kustomize');
   const binary = path.join(gobin, `kustomize${EXE}`);
-  if (code === 0 && (await isExecutable(binary))) return { ok: true, output, binary };
+  if (code === 0 && (await isExecutableFile(binary))) return { ok: true, output, binary };
   await fs.rm(gobin, { recursive: true, force: true });
   return { ok: false, output };
 }
 
 /** Installs infra/check's locked validators if missing or stale; returns its node_modules directory. */
 export async function ensureInfraCheckPackages(opts: EnsureOptions = {}): Promise<string> {
-  const log = logger('infra/check', opts);
+  const log = makeLogger('infra/check', opts);
   const nodeModules = path.join(INFRA_CHECK_DIR, 'node_modules');
   const wanted = createHash('sha256').update(await fs.readFile(path.join(INFRA_CHECK_DIR, 'package-lock.json'))).digest('hex');
   const current = async () => (await fs.readFile(path.join(nodeModules, STAMP), 'utf8').catch(() => '')).trim();
@@ -172,7 +172,7 @@ export async function ensureInfraCheckPackages(opts: EnsureOptions = {}): Promis
 // Helpers
 
 async function kustomizeVersion(binary: string): Promise<{ major: number; text: string } | undefined> {
-  if (!(await isExecutable(binary))) return undefined;
+  if (!(await isExecutableFile(binary))) return undefined;
   try {
     const { stdout, stderr } = await execFileAsync(binary, ['version'], { timeout: 10_000 });
     const text = `${stdout}${stderr}`.trim();
@@ -262,38 +262,3 @@ async function lockIsStale(lockDir: string): Promise<boolean> {
   }
 }
 
-async function findOnPath(command: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const candidate = path.resolve(dir, `${command}${EXE}`);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    if (!(await fs.stat(file)).isFile()) return false;
-    await fs.access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function copyExecutable(src: string, dest: string): Promise<void> {
-  await fs.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  try {
-    await fs.copyFile(src, tmp);
-    await fs.chmod(tmp, 0o755);
-    await fs.rename(tmp, dest);
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
-}
-
-function logger(name: string, opts: EnsureOptions): (line: string) => void {
-  if (opts.quiet) return () => undefined;
-  const sink = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  return (line) => sink(`[provision ${name}] ${line}`);
-}
