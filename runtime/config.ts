@@ -178,8 +178,26 @@ export const settings = {
   workerMaxConcurrentActivities: setting({
     env: 'JOBPLANE_WORKER_MAX_CONCURRENT_ACTIVITIES',
     default: '100',
-    description: 'Activity slots per worker process (per task queue)',
+    description: 'Activity slots per worker process (per task queue) with the `fixed` tuner',
     schema: positiveInt,
+  }),
+  workerTuner: setting({
+    env: 'JOBPLANE_WORKER_TUNER',
+    default: 'fixed',
+    description: 'Slot tuner: `fixed` (JOBPLANE_WORKER_MAX_CONCURRENT_ACTIVITIES slots) or `resource` (the SDK resource-based tuner hands out slots while memory and CPU stay under the targets below)',
+    schema: z.enum(['fixed', 'resource']),
+  }),
+  workerTargetMemory: setting({
+    env: 'JOBPLANE_WORKER_TARGET_MEMORY',
+    default: '0.8',
+    description: '`resource` tuner only: target memory usage of the host, 0..1',
+    schema: z.coerce.number().gt(0).max(1),
+  }),
+  workerTargetCpu: setting({
+    env: 'JOBPLANE_WORKER_TARGET_CPU',
+    default: '0.9',
+    description: '`resource` tuner only: target CPU usage of the host, 0..1',
+    schema: z.coerce.number().gt(0).max(1),
   }),
   workerShutdownGraceMs: setting({
     env: 'JOBPLANE_WORKER_SHUTDOWN_GRACE_MS',

@@ -1,5 +1,5 @@
 /** One Worker per task queue of the job catalog, all sharing one connection and one workflow bundle. */
-import { type NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { catalogTaskQueues } from '../contracts/index.ts';
 import { createActivities, type ActivityDeps } from '../activities/index.ts';
 import { parseAllowlist } from '../activities/destination-guard.ts';
@@ -45,6 +45,20 @@ export function selectedTaskQueues(config: Pick<Config, 'workerTaskQueues'>): st
   return wanted;
 }
 
+/**
+ * How a worker gets its task slots (`JOBPLANE_WORKER_TUNER`): a fixed number of
+ * activity slots, or the SDK's resource-based tuner for every slot kind. The
+ * two cannot be combined: a tuner excludes the `maxConcurrent*` options.
+ */
+export function workerSlotOptions(
+  config: Pick<Config, 'workerTuner' | 'workerMaxConcurrentActivities' | 'workerTargetMemory' | 'workerTargetCpu'>,
+): Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'tuner'> {
+  if (config.workerTuner === 'resource') {
+    return { tuner: { tunerOptions: { targetMemoryUsage: config.workerTargetMemory, targetCpuUsage: config.workerTargetCpu } } };
+  }
+  return { maxConcurrentActivityTaskExecutions: config.workerMaxConcurrentActivities };
+}
+
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
   const queues = selectedTaskQueues(opts.config);
   const activities = createActivities(activityDepsFrom(opts.config, opts.db));
@@ -61,7 +75,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         activities,
         dataConverter,
         ...tracing,
-        maxConcurrentActivityTaskExecutions: opts.config.workerMaxConcurrentActivities,
+        ...workerSlotOptions(opts.config),
         // SIGTERM waits this long for in-flight activities before cancelling them.
         shutdownGraceTime: opts.config.workerShutdownGraceMs,
       }),

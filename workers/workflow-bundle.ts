@@ -3,7 +3,7 @@ import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporali
 import { failureConverterPath } from '../runtime/temporal.ts';
 
 export const workflowsEntry = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-/** Workflow interceptors (OpenTelemetry trace propagation) bundled into every workflow. */
+/** Workflow interceptors (OpenTelemetry trace propagation, job outcome metrics) bundled into every workflow. */
 export const workflowInterceptorsPath = fileURLToPath(new URL('../workflows/interceptors.ts', import.meta.url));
 
 /** Bundles `workflows/` with the platform's failure converter and workflow interceptors (what `JOBPLANE_WORKFLOW_BUNDLE` files must be built with). */

@@ -8,6 +8,10 @@
  * spans leave the sandbox through the `exporter` sink the workers register
  * (runtime/tracing.ts `workerTracingOptions`). SDK flags keep histories
  * recorded without these interceptors replaying as before.
+ *
+ * Job metrics: `jobplane_jobs_finished` and `jobplane_job_duration` per job
+ * type, tenant and status (workflows/job-metrics-interceptor.ts), through the
+ * SDK's replay-safe `metricMeter`.
  */
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
 import {
@@ -15,9 +19,10 @@ import {
   OpenTelemetryInternalsInterceptor,
   OpenTelemetryOutboundInterceptor,
 } from '@temporalio/interceptors-opentelemetry/lib/workflow/index.js';
+import { JobMetricsInboundInterceptor } from './job-metrics-interceptor.ts';
 
 export const interceptors: WorkflowInterceptorsFactory = () => ({
-  inbound: [new OpenTelemetryInboundInterceptor()],
+  inbound: [new OpenTelemetryInboundInterceptor(), new JobMetricsInboundInterceptor()],
   outbound: [new OpenTelemetryOutboundInterceptor()],
   internals: [new OpenTelemetryInternalsInterceptor()],
 });

@@ -18,6 +18,7 @@
  *   on another task queue): the backlog is FIFO, so B's jobs finish only after
  *   nearly all of A's. That is what makes the first assertion meaningful.
  */
+import { workerTracingOptions } from '../../runtime/tracing.ts';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
@@ -127,6 +128,8 @@ async function startSmallWorker(taskQueue: string): Promise<{ t0: number; stop()
     taskQueue,
     workflowBundle: { codePath: await workflowBundlePath() },
     dataConverter: workerDataConverter(stack.config),
+    // The bundle's tracing interceptors call this sink, as in real workers.
+    sinks: workerTracingOptions().sinks,
     activities,
     ...workerSlots,
   });

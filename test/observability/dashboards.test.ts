@@ -36,6 +36,10 @@ export const seenMetricNames = [
   'temporal_workflow_completed', 'temporal_workflow_failed', 'temporal_workflow_endtoend_latency_bucket',
   'temporal_workflow_task_execution_failed', 'temporal_workflow_task_execution_latency_bucket', 'temporal_workflow_task_queue_poll_succeed',
   'temporal_workflow_task_replay_latency_bucket', 'temporal_workflow_task_schedule_to_start_latency_bucket',
+  // Worker, recorded by the bundle's job metrics interceptor (workflow metricMeter: no temporal_ prefix, no _total;
+  // tags job_type, tenant, status plus the SDK's namespace, taskQueue, workflowType)
+  'jobplane_jobs_finished',
+  'jobplane_job_duration_bucket', 'jobplane_job_duration_count', 'jobplane_job_duration_sum',
 ] as const;
 
 let stack: TestStack;

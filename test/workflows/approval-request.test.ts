@@ -4,6 +4,7 @@
  * in history), comments and the status query, and expiry. Workflows are started
  * with the Temporal client, the way the API starts them.
  */
+import { workerTracingOptions } from '../../runtime/tracing.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -115,6 +116,8 @@ describe('approval.request', () => {
         taskQueue,
         workflowBundle: { codePath: await workflowBundlePath() },
         dataConverter: workerDataConverter(stack.config),
+        // The bundle's tracing interceptors call this sink, as in real workers.
+        sinks: workerTracingOptions().sinks,
       });
       await worker.runUntil(async () => {
         const settled = await decisions;
