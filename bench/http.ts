@@ -23,29 +23,40 @@ export function plainApp() {
 }
 
 export interface Receiver {
-  /** URL of the receiver under `path`; each workload phase uses its own path so counts stay apart. */
-  urlFor(path: string): string;
+  /**
+   * URL of the receiver under `path`; each workload phase uses its own path so
+   * counts stay apart. With `delayMs` the receiver answers that much later.
+   */
+  urlFor(path: string, delayMs?: number): string;
   /** Requests seen under `path`. */
   count(path: string): number;
   close(): Promise<void>;
 }
 
-/** Answers 200 at once, so the measured time is Jobplane's and Temporal's, not the receiver's. */
+/**
+ * Answers 200 at once, so the measured time is Jobplane's and Temporal's, not
+ * the receiver's — unless the URL asks for `?delayMs=`, which W3 uses so that
+ * activity slots, not only CPU, limit a worker.
+ */
 export async function startReceiver(): Promise<Receiver> {
   const counts = new Map<string, number>();
   const server = createServer((req, res) => {
     // Drain the body before answering so the sender never sees a reset connection.
     req.resume();
     req.on('end', () => {
-      const path = (req.url ?? '/').slice(1);
+      const url = new URL(req.url ?? '/', 'http://receiver');
+      const path = url.pathname.slice(1);
       counts.set(path, (counts.get(path) ?? 0) + 1);
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      const delayMs = Number(url.searchParams.get('delayMs') ?? 0);
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    urlFor: (path) => `${base}/${path}`,
+    urlFor: (path, delayMs) => `${base}/${path}${delayMs ? `?delayMs=${delayMs}` : ''}`,
     count: (path) => counts.get(path) ?? 0,
     close: () => closeServer(server),
   };

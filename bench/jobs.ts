@@ -35,7 +35,7 @@ export async function createViaApi(wl: Workload, input: WebhookDeliverInput): Pr
 }
 
 /** Baseline 1: the bare SDK call the API wraps. */
-export async function startViaSdk(wl: Workload, input: WebhookDeliverInput): Promise<string> {
+export async function startViaSdk(wl: Pick<Workload, 'client' | 'signal' | 'taskQueue' | 'tenantId'>, input: WebhookDeliverInput): Promise<string> {
   const jobId = newJobId();
   const handle = await wl.client.withAbortSignal(wl.signal, () =>
     wl.client.workflow.start(webhookDeliver.workflowType, {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Summary } from './util.ts';
 import type { W1Result } from './w1-start-latency.ts';
 import type { W2Result } from './w2-throughput.ts';
+import type { BurstPhase, W3Result } from './w3-burst.ts';
 
 export interface BenchResults {
   startedAt: string;
@@ -13,6 +14,7 @@ export interface BenchResults {
   config: { w1N: number; w2N: number; w2Concurrency: number; warmup: number; postgres: string; temporalCli: string };
   w1: W1Result;
   w2: W2Result;
+  w3: W3Result;
 }
 
 export const resultsDir = path.join(import.meta.dirname, 'results');
@@ -34,11 +36,26 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
+const burstRow = (label: string, p: BurstPhase) => [
+  label,
+  p.maxProcesses === 1 ? '1' : `1→${p.maxProcesses}`,
+  p.drainSeconds.toFixed(1),
+  p.submitSeconds.toFixed(1),
+  p.jobsPerSec.toFixed(1),
+  String(p.maxBacklog),
+  p.maxBacklogAgeSeconds.toFixed(1),
+  p.workflowTaskScheduleToStartMs.p99.toFixed(0),
+  p.scheduleToStartMs.p99.toFixed(0),
+  p.workerCpuSecondsPer1000.toFixed(1),
+  p.serverCpuSeconds.toFixed(1),
+];
+
 const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p99.toFixed(2), s.mean.toFixed(2), String(s.n)];
 
 export function formatResults(r: BenchResults): string {
   const m = r.machine;
-  const { w1, w2 } = r;
+  const { w1, w2, w3 } = r;
+  const w3s = w3.settings;
   return [
     `Jobplane bench — ${r.startedAt}`,
     `machine: ${m.cpus} CPU (${m.cpuModel}), ${m.totalMemMiB} MiB, node ${m.node}, ${m.platform}`,
@@ -66,6 +83,15 @@ export function formatResults(r: BenchResults): string {
       ]),
     ]),
     `ratio api/sdk jobs/s: ${w2.ratio.toFixed(2)}x`,
+    '',
+    `W3 burst (${w3s.n} webhook.deliver jobs started at once via SDK, receiver ${w3s.receiverDelayMs} ms, ${w3s.slots} activity slots per process)`,
+    table([
+      ['workers', 'procs', 'drain s', 'submit s', 'jobs/s', 'max backlog', 'max age s', 'wft s2s p99 ms', 'act s2s p99 ms', 'worker CPU s/1k', 'server CPU s'],
+      burstRow('1 process (fixed)', w3.single),
+      burstRow(`pool --pool 1..${w3s.poolMax}`, w3.pool),
+    ]),
+    `ratio pool/single: drain ${w3.ratio.drainSeconds.toFixed(2)}x, max backlog ${w3.ratio.maxBacklog.toFixed(2)}x, ` +
+      `max age ${w3.ratio.maxBacklogAgeSeconds.toFixed(2)}x, wft s2s p99 ${w3.ratio.workflowTaskScheduleToStartP99.toFixed(2)}x, act s2s p99 ${w3.ratio.scheduleToStartP99.toFixed(2)}x, CPU/1k ${w3.ratio.workerCpuSecondsPer1000.toFixed(2)}x`,
   ].join('\n');
 }
 

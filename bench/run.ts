@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: W1 (start latency) and W2 (throughput) on one Temporal dev
- * server in one run, each against a baseline measured side by side. Bounded by
+ * `npm run bench`: W1 (start latency), W2 (throughput) and W3 (burst: one
+ * worker process against the local pool) on one Temporal dev server in one
+ * run, each against a baseline measured side by side. Bounded by
  * BENCH_TIMEOUT_MS; whatever happens, everything started is stopped.
  */
 import { setMaxListeners } from 'node:events';
@@ -11,6 +12,7 @@ import { startBase } from './stack.ts';
 import { envInt, untilAborted } from './util.ts';
 import { runW1 } from './w1-start-latency.ts';
 import { runW2 } from './w2-throughput.ts';
+import { runW3 } from './w3-burst.ts';
 
 // Before any native connection: the Runtime can be installed only once, and
 // worker chatter below WARN would bury the table.
@@ -21,6 +23,17 @@ const settings = {
   w2N: envInt('BENCH_W2_N', 500),
   w2Concurrency: envInt('BENCH_W2_CONCURRENCY', 16),
   warmup: envInt('BENCH_WARMUP', 10),
+  w3: {
+    n: envInt('BENCH_W3_N', 2000),
+    slots: envInt('BENCH_W3_SLOTS', 10),
+    poolMax: envInt('BENCH_W3_POOL_MAX', 3),
+    receiverDelayMs: envInt('BENCH_W3_RECEIVER_DELAY_MS', 50),
+    submitConcurrency: envInt('BENCH_W3_SUBMIT_CONCURRENCY', 64),
+    historySample: envInt('BENCH_W3_HISTORY_SAMPLE', 200),
+    poolIntervalMs: 1000,
+    poolScaleDownWindowMs: 10_000,
+    warmup: envInt('BENCH_WARMUP', 10),
+  },
   timeoutMs: envInt('BENCH_TIMEOUT_MS', 10 * 60_000),
 };
 
@@ -33,6 +46,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
   const w1 = await runW1(base, settings.w1N, settings.warmup, signal);
   log(`W2: ${settings.w2N} jobs via API, then via SDK, ${settings.w2Concurrency} in flight`);
   const w2 = await runW2(base, settings.w2N, settings.w2Concurrency, settings.warmup, signal);
+  const w3 = await runW3(base, settings.w3, signal, log);
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -47,6 +61,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
     },
     w1,
     w2,
+    w3,
   };
 }
 

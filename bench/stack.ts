@@ -96,9 +96,13 @@ async function postgresUrl(cleanup: Cleanup): Promise<{ url: string; source: Ben
   return { url: pg.url, source: 'embedded' };
 }
 
-/** A tenant, the API and running workers on a task-queue prefix no other workload uses. */
-export async function startWorkload(base: BenchBase, name: string): Promise<Workload> {
-  const config = loadConfig({
+/**
+ * The settings of one workload (or phase) as environment variables, so worker
+ * child processes get exactly what in-process workers get: the scratch
+ * database, the dev server, the codec keys and a task-queue prefix of its own.
+ */
+export function workloadEnv(base: BenchBase, name: string): Record<string, string> {
+  return {
     DATABASE_URL: base.databaseUrl,
     TEMPORAL_ADDRESS: base.temporal.address,
     JOBPLANE_TASK_QUEUE_PREFIX: `bench-${name}-${randomBytes(4).toString('hex')}-`,
@@ -108,7 +112,12 @@ export async function startWorkload(base: BenchBase, name: string): Promise<Work
     JOBPLANE_WORKER_METRICS_ADDRESS: '',
     JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: '2000',
     JOBPLANE_LOG_LEVEL: 'silent',
-  });
+  };
+}
+
+/** A tenant, the API and running workers on a task-queue prefix no other workload uses. */
+export async function startWorkload(base: BenchBase, name: string): Promise<Workload> {
+  const config = loadConfig(workloadEnv(base, name));
   // Separate pools for API and workers, as they would be in separate processes.
   const apiDb = openDb(base, `${name} api db`);
   const tenant = await createTenant(apiDb, `bench-${name}`);
@@ -129,7 +138,7 @@ export async function startWorkload(base: BenchBase, name: string): Promise<Work
   };
 }
 
-function openDb(base: BenchBase, label: string): Db {
+export function openDb(base: BenchBase, label: string): Db {
   const database = createDb(base.databaseUrl, { max: 10, applicationName: 'jobplane-bench' });
   base.cleanup.add(label, () => database.close());
   return database.db;
