@@ -10,7 +10,7 @@ import type { Db } from '../db/client.ts';
 import { auditEvents } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { codecFrom } from '../runtime/temporal.ts';
-import { httpTracing } from '../runtime/tracing.ts';
+import { httpTracing } from './http-tracing.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
 import { mountDocs } from './docs.ts';

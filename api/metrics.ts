@@ -11,6 +11,7 @@ import { catalogTaskQueues } from '../contracts/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { recommendedReplicas, taskQueueStats, type QueueTypeStats } from '../runtime/task-queue-stats.ts';
 import { taskQueueName } from '../runtime/temporal.ts';
+import { routePattern } from './route-pattern.ts';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -80,7 +81,7 @@ export function httpMetrics(metrics: ApiMetrics) {
     try {
       await next();
     } finally {
-      const route = c.req.routePath && c.req.routePath !== '/*' ? c.req.routePath : 'unmatched';
+      const route = routePattern(c);
       end({ method: c.req.method, route });
       metrics.requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     }

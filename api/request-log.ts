@@ -7,6 +7,7 @@
 import { createMiddleware } from 'hono/factory';
 import type { Logger } from '../runtime/logger.ts';
 import type { AuthEnv } from './auth.ts';
+import { routePattern } from './route-pattern.ts';
 
 const jobLocation = /\/v1\/jobs\/([^/?#]+)$/;
 
@@ -16,7 +17,7 @@ export function requestLog(log: Logger) {
     try {
       await next();
     } finally {
-      const route = c.req.routePath && c.req.routePath !== '/*' ? c.req.routePath : 'unmatched';
+      const route = routePattern(c);
       const status = c.res.status;
       const caller = c.get('caller');
       // The job a request is about: the `:id` of a /v1/jobs route, or the job a 201 just created (its Location).

@@ -8,8 +8,7 @@
  * `JOBPLANE_OTLP_ENDPOINT` is set (OTLP/HTTP), or by a test with an in-memory
  * exporter. One provider per process at most; {@link shutdownTracing} resets.
  */
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import { createMiddleware } from 'hono/factory';
+import { context, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
@@ -134,33 +133,4 @@ export function workerTracingOptions(serviceName = 'jobplane-workers') {
     },
     sinks: { exporter: makeWorkflowExporter(forwardToInstalled, installed?.resource ?? new Resource({ 'service.name': serviceName })) },
   };
-}
-
-/**
- * Hono middleware: one server span per request, named `METHOD /route/:pattern`
- * (continuing an incoming `traceparent`), active while the handlers run so
- * `client.workflow.start` becomes its child and the job's trace continues in
- * the workflow and its activities.
- */
-export function httpTracing() {
-  return createMiddleware(async (c, next) => {
-    if (!installed) return await next();
-    const parent = propagation.extract(context.active(), c.req.raw.headers, {
-      get: (headers, key) => headers.get(key) ?? undefined,
-      keys: (headers) => [...headers.keys()],
-    });
-    const span = jobplaneTracer().startSpan(c.req.method, { kind: SpanKind.SERVER, attributes: { 'http.method': c.req.method, 'url.path': c.req.path } }, parent);
-    try {
-      await context.with(trace.setSpan(parent, span), next);
-    } finally {
-      const route = c.req.routePath && c.req.routePath !== '/*' ? c.req.routePath : 'unmatched';
-      span.updateName(`${c.req.method} ${route}`);
-      span.setAttribute('http.route', route);
-      span.setAttribute('http.status_code', c.res.status);
-      const caller = (c.var as { caller?: { kind?: string; tenantId?: string } }).caller;
-      if (caller?.tenantId) span.setAttribute('jobplane.tenant_id', caller.tenantId);
-      if (c.res.status >= 500 || c.error) span.setStatus({ code: SpanStatusCode.ERROR, message: c.error?.message });
-      span.end();
-    }
-  });
 }

@@ -11,13 +11,11 @@
  * Steps c–f run under a cross-process lock so parallel test workers never build at once.
  */
 import { execFile, spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { BIN_DIR, copyExecutable, EXE_SUFFIX, findOnPath, isExecutableFile, makeLogger, REPO_ROOT, TOOLS_DIR, userCacheDir, withToolLock } from './tool-files.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -80,19 +78,12 @@ const TOOL_SPECS = {
   },
 } as const satisfies Record<ToolName, ToolSpec>;
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TOOLS_DIR = path.join(REPO_ROOT, '.tools');
-const BIN_DIR = path.join(TOOLS_DIR, 'bin');
-const EXE_SUFFIX = process.platform === 'win32' ? '.exe' : '';
 
 const PROBE_TIMEOUT_MS = 10_000;
 const DOWNLOAD_CONNECT_TIMEOUT_MS = 5_000;
 const DOWNLOAD_TOTAL_TIMEOUT_MS = 5 * 60_000;
 const EXTRACT_TIMEOUT_MS = 2 * 60_000;
 const BUILD_HEARTBEAT_MS = 15_000;
-const LOCK_STALE_MS = 20 * 60_000;
-const LOCK_REFRESH_MS = 60_000;
-const LOCK_POLL_MS = 500;
 const MAX_KEPT_BUILD_LINES = 5_000;
 
 interface Found {
@@ -142,7 +133,7 @@ async function resolveTool(ctx: Ctx): Promise<string> {
   if (explicit) return explicit;
 
   const found =
-    (await fromPath(ctx)) ?? (await fromLocalBin(ctx)) ?? (await withLock(ctx, () => provisionLocked(ctx)));
+    (await fromPath(ctx)) ?? (await fromLocalBin(ctx)) ?? (await withToolLock(ctx.name, ctx.log, () => provisionLocked(ctx)));
   if (!found) throw new ToolUnavailableError(howToFix(ctx));
   await rememberInUserCache(ctx, found);
   return found.path;
@@ -436,8 +427,7 @@ function compareVersions(a: string, b: string): number {
 // Per-user cache
 
 function userCachePath(name: ToolName, spec: ToolSpec): string {
-  const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cacheHome, 'jobplane', 'bin', `${name}-${spec.version}${EXE_SUFFIX}`);
+  return path.join(userCacheDir(), `${name}-${spec.version}${EXE_SUFFIX}`);
 }
 
 /** Keeps a copy outside the repo so the next fresh clone does not rebuild. Best effort. */
@@ -455,93 +445,6 @@ async function rememberInUserCache(ctx: Ctx, found: Found): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Cross-process lock
-
-/**
- * mkdir is atomic, so the directory doubles as the lock. The holder touches it every minute, and
- * a waiter breaks it when it has not been touched for 20 minutes or its owner process is gone
- * (e.g. a Ctrl-C'd build), so a crash never blocks provisioning for long.
- */
-async function withLock<T>(ctx: Ctx, fn: () => Promise<T>): Promise<T> {
-  await fs.mkdir(BIN_DIR, { recursive: true });
-  const lockDir = path.join(TOOLS_DIR, `.lock-${ctx.name}`);
-  await acquireLock(ctx, lockDir);
-  const refresh = setInterval(() => {
-    const now = new Date();
-    fs.utimes(lockDir, now, now).catch(() => undefined);
-  }, LOCK_REFRESH_MS);
-  refresh.unref();
-  try {
-    return await fn();
-  } finally {
-    clearInterval(refresh);
-    await fs.rm(lockDir, { recursive: true, force: true });
-  }
-}
-
-async function acquireLock(ctx: Ctx, lockDir: string): Promise<void> {
-  let announced = false;
-  for (;;) {
-    try {
-      await fs.mkdir(lockDir);
-      const owner = { pid: process.pid, host: os.hostname(), since: new Date().toISOString() };
-      await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify(owner));
-      return;
-    } catch (err) {
-      if (errorCode(err) !== 'EEXIST') throw err;
-    }
-    const stale = await staleLockReason(lockDir);
-    if (stale) {
-      // Two waiters could both judge the same lock stale; the window is tiny and only after a crash.
-      ctx.log(`breaking stale lock ${relativeToRepo(lockDir)} (${stale})`);
-      await fs.rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (!announced) {
-      ctx.log(`waiting for another process to finish provisioning ${ctx.name}…`);
-      announced = true;
-    }
-    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
-  }
-}
-
-async function staleLockReason(lockDir: string): Promise<string | undefined> {
-  let mtimeMs: number;
-  try {
-    mtimeMs = (await fs.stat(lockDir)).mtimeMs;
-  } catch {
-    return undefined; // released meanwhile; the next mkdir will tell
-  }
-  const age = Date.now() - mtimeMs;
-  if (age > LOCK_STALE_MS) return `untouched for ${Math.round(age / 60_000)} min`;
-  const owner = await readLockOwner(lockDir);
-  if (owner && owner.host === os.hostname() && !isProcessAlive(owner.pid)) {
-    return `owner process ${owner.pid} is gone`;
-  }
-  return undefined;
-}
-
-async function readLockOwner(lockDir: string): Promise<{ pid: number; host: string } | undefined> {
-  try {
-    const owner: unknown = JSON.parse(await fs.readFile(path.join(lockDir, 'owner.json'), 'utf8'));
-    if (typeof owner !== 'object' || owner === null) return undefined;
-    const { pid, host } = owner as Record<string, unknown>;
-    return typeof pid === 'number' && typeof host === 'string' ? { pid, host } : undefined;
-  } catch {
-    return undefined; // not written yet, or half-written: treat as alive
-  }
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errorCode(err) === 'EPERM'; // exists, but belongs to someone else
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Helpers
 
 function localBinPath(name: ToolName): string {
@@ -550,48 +453,6 @@ function localBinPath(name: ToolName): string {
 
 function relativeToRepo(file: string): string {
   return path.relative(REPO_ROOT, file) || file;
-}
-
-/** The first executable `command` on PATH (shared with scripts/lib/kustomize.ts). */
-export async function findOnPath(command: string): Promise<string | undefined> {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  const exts = process.platform === 'win32' ? (process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';') : [''];
-  for (const dir of dirs) {
-    for (const ext of exts) {
-      const candidate = path.resolve(dir, `${command}${ext}`);
-      if (await isExecutableFile(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-export async function isExecutableFile(file: string): Promise<boolean> {
-  try {
-    if (!(await fs.stat(file)).isFile()) return false;
-    await fs.access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Copies via a temp file and rename so nobody ever runs a half-copied binary. */
-export async function copyExecutable(src: string, dest: string): Promise<void> {
-  await fs.mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.tmp-${process.pid}`;
-  try {
-    await fs.copyFile(src, tmp);
-    await fs.chmod(tmp, 0o755);
-    await fs.rename(tmp, dest);
-  } finally {
-    await fs.rm(tmp, { force: true });
-  }
-}
-
-export function makeLogger(name: string, opts: EnsureToolOptions): (line: string) => void {
-  if (opts.quiet) return () => undefined;
-  const sink = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  return (line) => sink(`[provision ${name}] ${line}`);
 }
 
 function howToFix(ctx: Ctx): string {
@@ -630,8 +491,4 @@ function describeExecFailure(err: unknown): string {
   if (typeof failure.code === 'string') return failure.code; // ENOENT, EACCES, ENOEXEC…
   const firstLine = typeof failure.stderr === 'string' ? (failure.stderr.trim().split('\n')[0] ?? '') : '';
   return `exit code ${String(failure.code)}${firstLine ? `: ${firstLine}` : ''}`;
-}
-
-function errorCode(err: unknown): unknown {
-  return typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
 }

@@ -18,11 +18,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { copyExecutable, findOnPath, isExecutableFile, makeLogger } from './cli-tools.ts';
+import { BIN_DIR, copyExecutable, EXE_SUFFIX as EXE, findOnPath, isExecutableFile, makeLogger, REPO_ROOT, TOOLS_DIR, userCacheDir, withToolLock } from './tool-files.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,15 +29,10 @@ export const KUSTOMIZE_VERSION = '5.8.1';
 const KUSTOMIZE_PACKAGE = 'sigs.k8s.io/kustomize/kustomize/v5';
 const KUSTOMIZE_MAJOR = 5;
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const TOOLS_DIR = path.join(REPO_ROOT, '.tools');
-const BIN_DIR = path.join(TOOLS_DIR, 'bin');
 /** The npm project holding the infra validators. */
 export const INFRA_CHECK_DIR = path.join(REPO_ROOT, 'infra', 'check');
-const EXE = process.platform === 'win32' ? '.exe' : '';
 const STAMP = '.jobplane-lock-sha256';
 
-const LOCK_STALE_MS = 20 * 60_000;
 const BUILD_HEARTBEAT_MS = 15_000;
 
 /** Options of the ensure functions. */
@@ -85,10 +78,9 @@ async function resolveKustomize(log: (line: string) => void): Promise<string> {
   const local = path.join(BIN_DIR, `kustomize${EXE}`);
   if ((await kustomizeVersion(local))?.major === KUSTOMIZE_MAJOR) return local;
 
-  const found = await withLock('kustomize', log, async () => {
+  const found = await withToolLock('kustomize', log, async () => {
     if ((await kustomizeVersion(local))?.major === KUSTOMIZE_MAJOR) return local; // built while we waited
-    const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-    const cached = path.join(cacheHome, 'jobplane', 'bin', `kustomize-${KUSTOMIZE_VERSION}${EXE}`);
+    const cached = path.join(userCacheDir(), `kustomize-${KUSTOMIZE_VERSION}${EXE}`);
     if ((await kustomizeVersion(cached))?.major === KUSTOMIZE_MAJOR) {
       await copyExecutable(cached, local);
       log(`copied ${cached} to .tools/bin`);
@@ -155,7 +147,7 @@ export async function ensureInfraCheckPackages(opts: EnsureOptions = {}): Promis
   const wanted = createHash('sha256').update(await fs.readFile(path.join(INFRA_CHECK_DIR, 'package-lock.json'))).digest('hex');
   const current = async () => (await fs.readFile(path.join(nodeModules, STAMP), 'utf8').catch(() => '')).trim();
   if ((await current()) === wanted) return nodeModules;
-  await withLock('infra-check', log, async () => {
+  await withToolLock('infra-check', log, async () => {
     if ((await current()) === wanted) return;
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     log('installing the infra validators (npm ci in infra/check)…');
@@ -212,53 +204,3 @@ function run(
     child.on('close', (code) => finish(code));
   });
 }
-
-/** mkdir is atomic: the directory is the lock. A lock whose owner died, or untouched for 20 min, is broken. */
-async function withLock<T>(name: string, log: (line: string) => void, fn: () => Promise<T>): Promise<T> {
-  await fs.mkdir(TOOLS_DIR, { recursive: true });
-  const lockDir = path.join(TOOLS_DIR, `.lock-${name}`);
-  let announced = false;
-  for (;;) {
-    try {
-      await fs.mkdir(lockDir);
-      await fs.writeFile(path.join(lockDir, 'owner.json'), JSON.stringify({ pid: process.pid, host: os.hostname() }));
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    if (await lockIsStale(lockDir)) {
-      log(`breaking stale lock ${lockDir}`);
-      await fs.rm(lockDir, { recursive: true, force: true });
-      continue;
-    }
-    if (!announced) log(`waiting for another process to finish provisioning ${name}…`);
-    announced = true;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const refresh = setInterval(() => {
-    const now = new Date();
-    fs.utimes(lockDir, now, now).catch(() => undefined);
-  }, 60_000);
-  refresh.unref();
-  try {
-    return await fn();
-  } finally {
-    clearInterval(refresh);
-    await fs.rm(lockDir, { recursive: true, force: true });
-  }
-}
-
-async function lockIsStale(lockDir: string): Promise<boolean> {
-  const stat = await fs.stat(lockDir).catch(() => undefined);
-  if (!stat) return false; // released meanwhile
-  if (Date.now() - stat.mtimeMs > LOCK_STALE_MS) return true;
-  try {
-    const owner = JSON.parse(await fs.readFile(path.join(lockDir, 'owner.json'), 'utf8')) as { pid?: unknown; host?: unknown };
-    if (owner.host !== os.hostname() || typeof owner.pid !== 'number') return false;
-    process.kill(owner.pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-

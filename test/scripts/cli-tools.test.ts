@@ -129,7 +129,7 @@ describe('provision-cli', () => {
     await fs.mkdir(path.join(root, 'empty-path'));
     await fs.mkdir(path.join(root, 'home'));
     await fs.writeFile(path.join(root, 'package.json'), '{ "type": "module" }\n');
-    for (const file of ['scripts/provision-cli.ts', 'scripts/lib/cli-tools.ts']) {
+    for (const file of ['scripts/provision-cli.ts', 'scripts/lib/cli-tools.ts', 'scripts/lib/tool-files.ts']) {
       await fs.copyFile(path.join(REPO_ROOT, file), path.join(root, file));
     }
     const env = {
