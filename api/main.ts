@@ -11,7 +11,7 @@ const config = loadConfig();
 const log = createLogger('api', config.logLevel);
 // Before the client exists: requests, and the workflow starts they make, become traces (OTLP when configured).
 installTracingFromConfig(config, 'jobplane-api');
-const database = createDb(requireDatabaseUrl(config), { applicationName: 'jobplane-api' });
+const database = createDb(requireDatabaseUrl(config), { max: config.dbPoolMax, applicationName: 'jobplane-api' });
 const client = await connectClient(config);
 const app = createApp({ config, db: database.db, client, log });
 

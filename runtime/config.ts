@@ -52,6 +52,12 @@ export const settings = {
     description: 'Where the dev stack keeps Temporal state, embedded Postgres, dev keys',
     schema: z.string().min(1),
   }),
+  dbPoolMax: setting({
+    env: 'JOBPLANE_DB_POOL_MAX',
+    default: '10',
+    description: 'Postgres connections per API or worker process (size it with max_connections / processes)',
+    schema: positiveInt,
+  }),
   embeddedPostgresPort: setting({
     env: 'JOBPLANE_EMBEDDED_PG_PORT',
     default: '5499',
@@ -69,6 +75,42 @@ export const settings = {
     default: 'default',
     description: 'Temporal namespace for every job workflow',
     schema: z.string().min(1),
+  }),
+  temporalTls: setting({
+    env: 'TEMPORAL_TLS',
+    default: 'auto',
+    description: 'TLS to the Temporal frontend: `auto` (on when an API key or any `TEMPORAL_TLS_*` path is set), `true`, `false`. Same variables as the `temporal` CLI',
+    schema: z.enum(['auto', 'true', 'false']),
+  }),
+  temporalTlsServerCaCertPath: setting({
+    env: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+    default: undefined,
+    description: 'PEM CA bundle that signs the frontend certificate (self-hosted clusters); unset: the system roots (Temporal Cloud)',
+    schema: optionalString,
+  }),
+  temporalTlsClientCertPath: setting({
+    env: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+    default: undefined,
+    description: 'PEM client certificate for mTLS (with TEMPORAL_TLS_CLIENT_KEY_PATH)',
+    schema: optionalString,
+  }),
+  temporalTlsClientKeyPath: setting({
+    env: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+    default: undefined,
+    description: 'PEM private key of the mTLS client certificate',
+    schema: optionalString,
+  }),
+  temporalTlsServerName: setting({
+    env: 'TEMPORAL_TLS_SERVER_NAME',
+    default: undefined,
+    description: 'Name checked against the frontend certificate (SNI) when it differs from the address host',
+    schema: optionalString,
+  }),
+  temporalApiKey: setting({
+    env: 'TEMPORAL_API_KEY',
+    default: undefined,
+    description: 'API key sent as `Authorization: Bearer` to the frontend (Temporal Cloud API-key auth); implies TLS',
+    schema: optionalString,
   }),
   temporalUiPort: setting({
     env: 'TEMPORAL_UI_PORT',

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { EncryptionCodec, parseCodecKeys } from './codec.ts';
 import { ConfigError, type Config } from './config.ts';
 import { failureConverter } from './failure-converter.ts';
@@ -23,11 +24,70 @@ export function clientDataConverter(codec: EncryptionCodec) {
   return { payloadCodecs: [codec], failureConverter };
 }
 
+/** The settings that say how to reach the Temporal frontend. */
+export type TemporalConnectionConfig = Pick<
+  Config,
+  | 'temporalAddress'
+  | 'temporalTls'
+  | 'temporalTlsServerCaCertPath'
+  | 'temporalTlsClientCertPath'
+  | 'temporalTlsClientKeyPath'
+  | 'temporalTlsServerName'
+  | 'temporalApiKey'
+>;
+
+/** What both `Connection.connect` (API, tools) and `NativeConnection.connect` (workers) take. */
+export interface TemporalConnectionOptions {
+  address: string;
+  /** `undefined` = plaintext (the dev server). */
+  tls?: TLSConfig;
+  apiKey?: string;
+}
+
+/**
+ * Connection options from config, the same variables the `temporal` CLI reads
+ * (so on-call's CLI and the platform reach a cluster the same way). TLS is on
+ * when asked for, or in `auto` mode when an API key or any certificate path is
+ * set; certificate files are read once here and a missing one fails start-up
+ * naming its variable.
+ */
+export function temporalConnectionOptions(config: TemporalConnectionConfig): TemporalConnectionOptions {
+  const { temporalTlsClientCertPath: certPath, temporalTlsClientKeyPath: keyPath, temporalTlsServerCaCertPath: caPath } = config;
+  if (Boolean(certPath) !== Boolean(keyPath)) {
+    throw new ConfigError('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together (mTLS needs both)');
+  }
+  const anyTlsSetting = Boolean(certPath || caPath || config.temporalTlsServerName || config.temporalApiKey);
+  const tlsOn = config.temporalTls === 'true' || (config.temporalTls === 'auto' && anyTlsSetting);
+  if (!tlsOn && config.temporalApiKey) {
+    // An API key over plaintext would hand the key to anyone on the path.
+    throw new ConfigError('TEMPORAL_API_KEY is set but TEMPORAL_TLS=false: API keys are only sent over TLS');
+  }
+  const options: TemporalConnectionOptions = { address: config.temporalAddress };
+  if (config.temporalApiKey) options.apiKey = config.temporalApiKey;
+  if (!tlsOn) return options;
+  const tls: TLSConfig = {};
+  if (caPath) tls.serverRootCACertificate = readPem('TEMPORAL_TLS_SERVER_CA_CERT_PATH', caPath);
+  if (certPath && keyPath) {
+    tls.clientCertPair = { crt: readPem('TEMPORAL_TLS_CLIENT_CERT_PATH', certPath), key: readPem('TEMPORAL_TLS_CLIENT_KEY_PATH', keyPath) };
+  }
+  if (config.temporalTlsServerName) tls.serverNameOverride = config.temporalTlsServerName;
+  options.tls = tls;
+  return options;
+}
+
+function readPem(variable: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(`${variable}=${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
 /** Opens a client connection to the configured Temporal frontend, with the payload codec and trace propagation (a no-op while tracing is off). */
 export async function connectClient(
-  config: Pick<Config, 'temporalAddress' | 'temporalNamespace' | 'codecKeys' | 'codecCurrentKey'>,
+  config: TemporalConnectionConfig & Pick<Config, 'temporalNamespace' | 'codecKeys' | 'codecCurrentKey'>,
 ): Promise<Client> {
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   return new Client({
     connection,
     namespace: config.temporalNamespace,

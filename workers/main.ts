@@ -8,6 +8,7 @@ import { loadConfig, requireDatabaseUrl } from '../runtime/config.ts';
 import { createLogger, pinoSdkLogFunction, sdkLogLevel } from '../runtime/logger.ts';
 import { installTracingFromConfig, shutdownTracing } from '../runtime/tracing.ts';
 import { createDb } from '../db/client.ts';
+import { temporalConnectionOptions } from '../runtime/temporal.ts';
 import { createWorkers } from './create-workers.ts';
 import { startHealthServer } from './health-server.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
@@ -30,8 +31,8 @@ Runtime.install({
 let workers: Worker[] = [];
 const health = config.workerHealthAddress ? await startHealthServer(config.workerHealthAddress, () => workers) : undefined;
 
-const database = createDb(requireDatabaseUrl(config), { applicationName: 'jobplane-workers' });
-const connection = await NativeConnection.connect({ address: config.temporalAddress });
+const database = createDb(requireDatabaseUrl(config), { max: config.dbPoolMax, applicationName: 'jobplane-workers' });
+const connection = await NativeConnection.connect(temporalConnectionOptions(config));
 workers = await createWorkers({
   config,
   db: database.db,

@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../runtime/config.ts';
 import { createLogger, type Logger } from '../runtime/logger.ts';
 import { recommendedReplicas, taskQueueStats, type ScalePolicy } from '../runtime/task-queue-stats.ts';
-import { taskQueueName } from '../runtime/temporal.ts';
+import { taskQueueName, temporalConnectionOptions } from '../runtime/temporal.ts';
 import { selectedTaskQueues } from './create-workers.ts';
 import { decide, defaultPoolPolicy, initialPoolState, type DecisionReason, type PoolPolicy, type PoolState } from './pool-policy.ts';
 import { spawnWorkerProcess, type ChildOutput, type WorkerProcess } from './pool-process.ts';
@@ -124,7 +124,7 @@ export async function startPool(opts: PoolOptions): Promise<Pool> {
   const queues = servedTaskQueues(config);
   const healthHost = config.workerHealthAddress ? config.workerHealthAddress.slice(0, config.workerHealthAddress.lastIndexOf(':')).replace(/^\[|\]$/g, '') || '127.0.0.1' : '127.0.0.1';
 
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporalNamespace });
 
   const children: WorkerProcess[] = [];

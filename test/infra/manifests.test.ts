@@ -20,7 +20,7 @@ import { ensureInfraCheckPackages, ensureKustomize, kustomizeBuild } from '../..
 import { selectedTaskQueues } from '../../workers/create-workers.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const kustomizations = ['infra/k8s/base', 'infra/k8s/overlays/dev'];
+const kustomizations = ['infra/k8s/base', 'infra/k8s/overlays/dev', 'infra/k8s/overlays/cloud'];
 const overlays = kustomizations.filter((k) => k.includes('/overlays/'));
 
 // --- shapes read by the assertions (objects are schema-validated first) ----------------------
@@ -46,13 +46,13 @@ interface Container {
   startupProbe?: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
   securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; capabilities?: { drop?: string[] } };
-  volumeMounts?: { name: string; mountPath: string }[];
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface PodSpec {
   containers: Container[];
   terminationGracePeriodSeconds?: number;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
-  volumes?: { name: string; emptyDir?: object }[];
+  volumes?: { name: string; emptyDir?: object; secret?: { secretName: string } }[];
 }
 interface Workload extends K8sObject { spec: { replicas?: number; selector?: { matchLabels?: Record<string, string> }; template: { metadata?: Meta; spec: PodSpec } } }
 interface ScaledObject extends K8sObject {
@@ -61,9 +61,10 @@ interface ScaledObject extends K8sObject {
     minReplicaCount?: number;
     maxReplicaCount?: number;
     advanced?: { horizontalPodAutoscalerConfig?: { behavior?: { scaleDown?: { stabilizationWindowSeconds?: number } } } };
-    triggers: { type: string; metadata: Record<string, string> }[];
+    triggers: { type: string; metadata: Record<string, string>; authenticationRef?: { name: string; kind?: string } }[];
   };
 }
+interface TriggerAuthentication extends K8sObject { spec: { secretTargetRef?: { parameter: string; name: string; key: string }[] } }
 interface Pdb extends K8sObject { spec: { selector: { matchLabels?: Record<string, string> } } }
 interface Service extends K8sObject { spec: { selector: Record<string, string>; ports: { targetPort?: number | string }[] } }
 
@@ -363,6 +364,44 @@ describe.each(kustomizations)('kustomize build %s', (dir) => {
 
 describe.each(overlays)('overlay %s', (dir) => {
   const objects = () => rendered.get(dir)!;
+
+  it('processes and KEDA scalers reach Temporal with the same credentials (TLS files mounted from a Secret, API key)', () => {
+    const secretKeys = (name: string) => Object.keys(objects().find((o) => o.kind === 'Secret' && o.metadata.name === name)?.data ?? {});
+    let apiKeyInUse = false;
+    let clientCertInUse = false;
+    for (const w of ofKind<Workload>(objects(), 'Deployment')) {
+      const pod = w.spec.template.spec;
+      const c = pod.containers[0]!;
+      const config = loadConfig(effectiveEnv(objects(), c).env);
+      apiKeyInUse ||= Boolean(config.temporalApiKey);
+      clientCertInUse ||= Boolean(config.temporalTlsClientCertPath);
+      // Each certificate path is a key of a Secret mounted read-only at its directory.
+      for (const file of [config.temporalTlsClientCertPath, config.temporalTlsClientKeyPath, config.temporalTlsServerCaCertPath]) {
+        if (!file) continue;
+        const mount = c.volumeMounts?.find((m) => path.posix.dirname(file) === m.mountPath);
+        expect(mount?.readOnly, `${w.metadata.name}: ${file} is on a read-only mount`).toBe(true);
+        const secretName = pod.volumes?.find((v) => v.name === mount!.name)?.secret?.secretName;
+        expect(secretKeys(secretName ?? ''), `${w.metadata.name}: ${file} in Secret ${secretName}`).toContain(path.posix.basename(file));
+      }
+    }
+    // A scaler without the workers' credentials would read no backlog and never scale.
+    const auths = ofKind<TriggerAuthentication>(objects(), 'TriggerAuthentication');
+    for (const so of ofKind<ScaledObject>(objects(), 'ScaledObject')) {
+      for (const t of so.spec.triggers) {
+        if (!apiKeyInUse && !clientCertInUse) {
+          expect(t.authenticationRef, `${so.metadata.name}: plaintext needs no TriggerAuthentication`).toBeUndefined();
+          continue;
+        }
+        const auth = auths.find((a) => a.metadata.name === t.authenticationRef?.name);
+        expect(auth, `${so.metadata.name}: authenticationRef names a TriggerAuthentication in the set`).toBeDefined();
+        const params = auth!.spec.secretTargetRef ?? [];
+        for (const ref of params) expect(secretKeys(ref.name), `${auth!.metadata.name}: ${ref.parameter}`).toContain(ref.key);
+        const names = params.map((p) => p.parameter);
+        if (apiKeyInUse) expect(names).toContain('apiKey');
+        if (clientCertInUse) expect(names).toEqual(expect.arrayContaining(['cert', 'key']));
+      }
+    }
+  });
 
   it('pins the image to a registry and a tag or digest', () => {
     for (const w of workloads(objects())) {

@@ -1,0 +1,135 @@
+/**
+ * A TLS front for the dev server, standing in for what Temporal Cloud or a
+ * self-hosted cluster's ingress does: terminates TLS (optionally demanding a
+ * client certificate), checks `Authorization: Bearer <API key>` on every gRPC
+ * call, and forwards the call unchanged to the plaintext dev server over
+ * HTTP/2. Real TLS, real gRPC: only the server is local.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export interface TlsFiles {
+  dir: string;
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  /** A CA that signed nothing here: a client trusting only it must refuse the server. */
+  otherCaCert: string;
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with openssl. */
+export function makeTlsFiles(): TlsFiles {
+  const dir = mkdtempSync(path.join(tmpdir(), 'jobplane-tls-'));
+  const f = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const ca = (name: string) =>
+    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`));
+  const leaf = (name: string, ext: string) => {
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`));
+    writeFileSync(f(`${name}.ext`), ext);
+    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f(`${name}.ext`), '-out', f(`${name}.crt`));
+  };
+  ca('ca');
+  ca('other-ca');
+  leaf('server', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  leaf('client', 'extendedKeyUsage=clientAuth\n');
+  return {
+    dir,
+    caCert: f('ca.crt'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+    clientCert: f('client.crt'),
+    clientKey: f('client.key'),
+    otherCaCert: f('other-ca.crt'),
+  };
+}
+
+export interface GrpcTlsProxy {
+  address: string;
+  /** Calls forwarded, and calls refused for a missing or wrong API key. */
+  stats: { forwarded: number; refused: number };
+  close(): Promise<void>;
+}
+
+export interface GrpcTlsProxyOptions {
+  /** host:port of the plaintext dev server. */
+  upstream: string;
+  tls: TlsFiles;
+  /** Refuse calls without `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Demand a client certificate signed by the CA (mTLS). */
+  requireClientCert?: boolean;
+}
+
+// Hop-by-hop and pseudo headers are the proxy's own; everything else (grpc-*, te, content-type, metadata) passes.
+const notForwarded = new Set([':status', ':method', ':path', ':scheme', ':authority', 'authorization']);
+
+export async function startGrpcTlsProxy(opts: GrpcTlsProxyOptions): Promise<GrpcTlsProxy> {
+  const upstream = http2.connect(`http://${opts.upstream}`);
+  upstream.on('error', () => {});
+  const stats = { forwarded: 0, refused: 0 };
+  const server = http2.createSecureServer({
+    key: readFileSync(opts.tls.serverKey),
+    cert: readFileSync(opts.tls.serverCert),
+    ca: readFileSync(opts.tls.caCert),
+    requestCert: opts.requireClientCert ?? false,
+    rejectUnauthorized: opts.requireClientCert ?? false,
+  });
+  server.on('stream', (down, headers) => {
+    if (opts.apiKey !== undefined && headers.authorization !== `Bearer ${opts.apiKey}`) {
+      stats.refused++;
+      // A trailers-only gRPC answer: UNAUTHENTICATED (16).
+      down.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'missing or wrong API key' }, { endStream: true });
+      return;
+    }
+    stats.forwarded++;
+    const forwarded: http2.OutgoingHttpHeaders = { ':method': headers[':method'], ':path': headers[':path'] };
+    for (const [k, v] of Object.entries(headers)) if (!notForwarded.has(k)) forwarded[k] = v;
+    const up = upstream.request(forwarded);
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    up.on('response', (h) => {
+      const out: http2.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') || k === ':status') out[k] = v;
+      // A trailers-only answer (an error status in the headers) ends the call as it came.
+      if (h['grpc-status'] !== undefined) down.respond(out, { endStream: true });
+      else down.respond(out, { waitForTrailers: true });
+    });
+    up.on('trailers', (t) => (trailers = t));
+    up.on('data', (chunk: Buffer) => {
+      if (!down.writableEnded) down.write(chunk);
+    });
+    up.on('end', () => {
+      if (!down.closed && !down.writableEnded) down.end();
+    });
+    down.on('wantTrailers', () => {
+      const out: http2.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':')) out[k] = v;
+      down.sendTrailers(out);
+    });
+    down.on('data', (chunk: Buffer) => up.write(chunk));
+    down.on('end', () => up.end());
+    // Either side going away (a cancelled long poll, a stopped server) closes the other.
+    up.on('error', () => down.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    down.on('error', () => up.close(http2.constants.NGHTTP2_CANCEL));
+    down.on('close', () => up.close(http2.constants.NGHTTP2_CANCEL));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    address: `127.0.0.1:${port}`,
+    stats,
+    async close() {
+      upstream.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Long polls hold sessions open; do not wait for them.
+        setTimeout(resolve, 2000).unref();
+      });
+    },
+  };
+}
