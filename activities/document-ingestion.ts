@@ -65,6 +65,20 @@ async function readLive(db: Db, ref: DocumentRef): Promise<DocumentRow> {
   return await db.transaction((tx) => lockLive(tx, ref));
 }
 
+/**
+ * {@link lockLive} for a step about to write derived rows: the document must
+ * still be this job's and not failed. An attempt that outlived its job's
+ * compensation (a cancelled job's activity finishing late) or an operator's
+ * retry writes nothing.
+ */
+async function lockForWrite(tx: Tx, ref: DocumentRef): Promise<DocumentRow> {
+  const row = await lockLive(tx, ref);
+  if (row.status === 'failed' || row.jobId !== ref.jobId) {
+    throw fail(documentFailureTypes.superseded, `document ${ref.documentId} is no longer being ingested by job ${ref.jobId}`);
+  }
+  return row;
+}
+
 export function createDocumentActivities(deps: DocumentDeps) {
   const { db, blobs } = deps;
   const logFields = (ref: DocumentRef) => ({ tenantId: ref.tenantId, documentId: ref.documentId, jobId: ref.jobId });
@@ -121,7 +135,7 @@ export function createDocumentActivities(deps: DocumentDeps) {
     const lineage = currentLineage(ref.sha256, deps.codeVersion);
     const values = { documentId: ref.documentId, tenantId: ref.tenantId, text, charCount: text.length, pageCount: extracted.pageCount, ...lineage };
     await db.transaction(async (tx) => {
-      await lockLive(tx, ref);
+      await lockForWrite(tx, ref);
       await tx
         .insert(documentTexts)
         .values(values)
@@ -158,7 +172,7 @@ export function createDocumentActivities(deps: DocumentDeps) {
       ...lineage,
     };
     await db.transaction(async (tx) => {
-      await lockLive(tx, ref);
+      await lockForWrite(tx, ref);
       await tx
         .insert(documentClassifications)
         .values(values)
@@ -179,7 +193,7 @@ export function createDocumentActivities(deps: DocumentDeps) {
     const chunks = chunkPages(stored.text.split('\f'), deps.chunkChars, stored.pageCount !== null);
     const lineage = currentLineage(ref.sha256, deps.codeVersion);
     await db.transaction(async (tx) => {
-      await lockLive(tx, ref);
+      await lockForWrite(tx, ref);
       await tx.delete(documentChunks).where(eq(documentChunks.documentId, ref.documentId));
       for (let i = 0; i < chunks.length; i += 500) {
         await tx.insert(documentChunks).values(
@@ -202,7 +216,7 @@ export function createDocumentActivities(deps: DocumentDeps) {
   /** Makes the document searchable: status `ingested` with its counts. */
   async function markIngested(ref: DocumentRef): Promise<{ ingestedAt: string }> {
     return await db.transaction(async (tx) => {
-      await lockLive(tx, ref);
+      await lockForWrite(tx, ref);
       const [row] = await tx
         .update(documents)
         .set({
@@ -231,10 +245,12 @@ export function createDocumentActivities(deps: DocumentDeps) {
   async function compensateIngestion(ref: DocumentRef & { failureType: string; failureMessage: string }): Promise<void> {
     await db.transaction(async (tx) => {
       const [row] = await tx
-        .select({ status: documents.status })
+        .select({ status: documents.status, jobId: documents.jobId })
         .from(documents)
         .where(and(eq(documents.id, ref.documentId), eq(documents.tenantId, ref.tenantId)))
         .for('update');
+      // Another job (an operator's retry) owns the document now: its work is not this job's to undo.
+      if (row && row.status !== 'deleted' && row.jobId !== ref.jobId) return;
       await tx.delete(documentChunks).where(eq(documentChunks.documentId, ref.documentId));
       await tx.delete(documentClassifications).where(eq(documentClassifications.documentId, ref.documentId));
       await tx.delete(documentTexts).where(eq(documentTexts.documentId, ref.documentId));

@@ -40,6 +40,8 @@ export const documentFailureTypes = {
   empty: 'DocumentEmpty',
   /** More text than JOBPLANE_DOCUMENT_MAX_TEXT_CHARS. */
   tooLong: 'DocumentTextTooLong',
+  /** Another job took the document over (an operator's retry), or this job's compensation already ran. */
+  superseded: 'DocumentIngestionSuperseded',
   /** The classifier answered something that is not the JSON asked for, JOBPLANE_CLASSIFIER_MAX_ATTEMPTS times. */
   classifierMalformed: 'ClassifierMalformedResponse',
   /** The classifier refused the request (4xx other than 408/429): wrong key, model or URL. */
@@ -55,6 +57,7 @@ const nonRetryableDocumentFailures = [
   documentFailureTypes.unreadable,
   documentFailureTypes.empty,
   documentFailureTypes.tooLong,
+  documentFailureTypes.superseded,
   documentFailureTypes.classifierMalformed,
   documentFailureTypes.classifierRejected,
 ];
