@@ -4,6 +4,7 @@ import {
   CancellationScope,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
@@ -19,7 +20,9 @@ import {
 } from '../contracts/index.ts';
 import { runJobId } from './job-id.ts';
 
-const steps = proxyActivities<Activities>({ ...documentStepProfile });
+// The short Postgres steps run as local activities: no task-queue round trip each (they are
+// keyed and idempotent, so running again after a worker crash is harmless).
+const steps = proxyLocalActivities<Activities>({ startToCloseTimeout: documentStepProfile.startToCloseTimeout, retry: documentStepProfile.retry });
 const { extractText } = proxyActivities<Activities>({ ...documentExtractProfile, summary: 'read the bytes, extract the text' });
 const { classifyDocument } = proxyActivities<Activities>({ ...documentClassifyProfile, summary: 'classify' });
 const { indexDocument } = proxyActivities<Activities>({ ...documentIndexProfile, summary: 'chunk and index for full-text search' });
