@@ -21,9 +21,14 @@ export interface RetentionDeps {
 
 const dayMs = 86_400_000;
 
-/** Expired, not held, settled (ingested or failed: a document still processing waits for its job to end). */
+/**
+ * Expired and not held; settled (ingested or failed), or stranded: still
+ * `processing` with no started ingestion job (its upload failed half-way and
+ * was never retried). A document being ingested waits for its job to end.
+ */
 const expired = (asOf: Date) => sql`
-  ${documents.status} in ('ingested', 'failed')
+  (${documents.status} in ('ingested', 'failed')
+    or (${documents.status} = 'processing' and not exists (select 1 from jobs j where j.id = ${documents.jobId} and j.first_run_id is not null)))
   and ${documents.legalHold} = false
   and ${tenants.documentRetentionDays} is not null
   and ${documents.createdAt} < ${asOf.toISOString()}::timestamptz - make_interval(days => ${tenants.documentRetentionDays})`;

@@ -23,9 +23,19 @@ let stack: TestStack;
 const chunksAtFault = new Map<string, number>();
 /** Faults cleared by the test (the operator's fix). */
 const fixed = new Set<string>();
-/** `hang`: extraction waits for this gate; the outcome of the late attempt is recorded. */
-let releaseHang: () => void = () => {};
-const hangGate = new Promise<void>((resolve) => (releaseHang = resolve));
+/** `hang…` faults: a document's extraction waits for its gate; the outcome of the late attempt is recorded. */
+const gates = new Map<string, { opened: Promise<void>; open: () => void }>();
+function gateOf(documentId: string) {
+  let gate = gates.get(documentId);
+  if (!gate) {
+    let open = () => {};
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    gate = { opened, open };
+    gates.set(documentId, gate);
+  }
+  return gate;
+}
+const releaseHang = (documentId: string) => gateOf(documentId).open();
 const lateOutcome = new Map<string, Promise<string>>();
 
 /** The fault a document's upload asked for in its metadata (`{"fault": "always" | "once" | "hang"}`). */
@@ -52,8 +62,15 @@ beforeAll(async () => {
     wrapActivities: (real) => ({
       ...real,
       async extractText(ref) {
-        if ((await faultOf(ref.documentId)) !== 'hang') return await real.extractText(ref);
-        const late = hangGate.then(() => real.extractText(ref)).then(
+        const fault = await faultOf(ref.documentId);
+        // `hang-then-real`: wait for the gate, then run the real activity and let its outcome through.
+        if (fault === 'hang-then-real') {
+          lateOutcome.set(ref.documentId, gateOf(ref.documentId).opened.then(() => 'released'));
+          await gateOf(ref.documentId).opened;
+          return await real.extractText(ref);
+        }
+        if (fault !== 'hang') return await real.extractText(ref);
+        const late = gateOf(ref.documentId).opened.then(() => real.extractText(ref)).then(
           () => 'wrote',
           (err: Error) => `refused: ${err.message}`,
         );
@@ -144,6 +161,17 @@ describe('documents that cannot be read', () => {
     await recordHistory(stack.temporal.address, `${stack.tenantId}:${jobId}`, 'document-ingest', 'unreadable-pdf');
   });
 
+  it('a document deleted while it is being ingested stays deleted: the ingestion fails with DocumentDeleted and leaves nothing', async () => {
+    const { id, jobId } = await uploadNew(stack, longText('deletedwhileingesting'), { filename: 'deleted.txt', type: 'text/plain', metadata: { fault: 'hang-then-real' } });
+    await expect.poll(() => lateOutcome.has(id), { timeout: 30_000 }).toBe(true);
+    expect((await stack.api(`/v1/documents/${id}`, { method: 'DELETE', role: 'submitter' })).status).toBe(204);
+    releaseHang(id);
+    expect(await waitForJob(stack, jobId)).toMatchObject({ status: 'failed', error: { type: 'DocumentDeleted' } });
+    expect(await waitForDocument(stack, id, ['deleted'])).toMatchObject({ status: 'deleted', deletionReason: 'request', failure: null, lineage: [] });
+    expect(await derivedRows(id)).toEqual({ chunks: 0, texts: 0, classifications: 0 });
+    expect((await search(stack, 'deletedwhileingesting')).items).toEqual([]);
+  });
+
   it('a cancelled ingestion is compensated, and its attempt that finishes late writes nothing', async () => {
     const { id, jobId } = await uploadNew(stack, longText('cancelleddocword'), { filename: 'cancel.txt', type: 'text/plain', metadata: { fault: 'hang' } });
     await expect.poll(() => lateOutcome.has(id), { timeout: 30_000 }).toBe(true);
@@ -153,7 +181,7 @@ describe('documents that cannot be read', () => {
     expect(doc).toMatchObject({ status: 'failed', failure: { type: 'Cancelled' } });
     expect(await waitForJob(stack, jobId)).toMatchObject({ status: 'cancelled' });
     // The extraction attempt the cancel left behind now runs for real, and must not write.
-    releaseHang();
+    releaseHang(id);
     expect(await lateOutcome.get(id)).toMatch(/^refused: .*no longer being ingested/);
     expect(await derivedRows(id)).toEqual({ chunks: 0, texts: 0, classifications: 0 });
     expect((await search(stack, 'cancelleddocword')).items).toEqual([]);

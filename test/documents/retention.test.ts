@@ -8,14 +8,14 @@
  * the production path. Afterwards no derived row and no blob of a deleted
  * document is left, and every live document still has its blob.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createTenant } from '../../api/tenant-service.ts';
 import { auditEvents, documentChunks, documentClassifications, documents, documentTexts } from '../../db/schema/index.ts';
-import { FilesystemBlobStore, tenantBlobPrefix } from '../../runtime/blob-store.ts';
+import { blobKeyFor, FilesystemBlobStore, tenantBlobPrefix } from '../../runtime/blob-store.ts';
 import { retentionScheduleId } from '../../workers/retention-schedule.ts';
 import { problemType, search, upload, uploadNew, waitForDocument, type Json } from '../helpers/documents.ts';
 import { recordHistory } from '../helpers/record-history.ts';
@@ -170,16 +170,30 @@ describe('retention on a Temporal Schedule', () => {
     await expect.poll(async () => (await stack.db.select({ s: documents.status }).from(documents).where(eq(documents.id, theirId)))[0]?.s, { timeout: 60_000 }).toBe('ingested');
     expect((await stack.api(`/v1/documents/${held.id}/legal-hold`, { method: 'PUT', role: 'operator', body: JSON.stringify({ hold: true }) })).status).toBe(200);
 
+    // A stranded upload: its row and bytes were stored, but its ingestion job never started (Temporal was
+    // down and the client never retried). Made by hand, as the API would have left it.
+    const strandedText = 'Stranded upload bytes.';
+    const strandedSha = createHash('sha256').update(strandedText).digest('hex');
+    const strandedKey = blobKeyFor(stack.tenantId, strandedSha);
+    const stagedFile = path.join(blobs.stagingDir, 'stranded.part');
+    mkdirSync(blobs.stagingDir, { recursive: true });
+    writeFileSync(stagedFile, strandedText);
+    await blobs.putFile(strandedKey, stagedFile);
+    const strandedId = 'doc_0000000000stranded00000000';
+    await stack.db.insert(documents).values({ id: strandedId, tenantId: stack.tenantId, contentType: 'text/plain', sizeBytes: strandedText.length, sha256: strandedSha, blobKey: strandedKey, title: 'stranded' });
+
     // Two days old against a one-day retention.
     await stack.db
       .update(documents)
       .set({ createdAt: sql`now() - interval '2 days'` })
-      .where(inArray(documents.id, [expired.id, held.id, failed.id, theirId]));
+      .where(inArray(documents.id, [expired.id, held.id, failed.id, theirId, strandedId]));
 
     // The schedule fires every 2 s: wait for the run that deletes them.
     const gone = await waitForDocument(stack, expired.id, ['deleted'], 60_000);
     expect(gone).toMatchObject({ deletionReason: 'retention', sha256: null, title: null });
     expect(await waitForDocument(stack, failed.id, ['deleted'], 30_000)).toMatchObject({ deletionReason: 'retention' });
+    expect(await waitForDocument(stack, strandedId, ['deleted'], 30_000)).toMatchObject({ deletionReason: 'retention' });
+    expect(await blobs.head(strandedKey)).toBeUndefined();
     expect(await waitForDocument(stack, held.id)).toMatchObject({ status: 'ingested', legalHold: true });
     expect(await waitForDocument(stack, fresh.id)).toMatchObject({ status: 'ingested' });
     const [theirRow] = await stack.db.select().from(documents).where(eq(documents.id, theirId));
@@ -203,7 +217,7 @@ describe('retention on a Temporal Schedule', () => {
       const withResults = await Promise.all(runs.map(async (r) => ({ ...r, result: (await stack.client.workflow.getHandle(r.workflowId, r.runId).result()) as Json })));
       return withResults.sort((a, b) => (a.closeTime?.getTime() ?? 0) - (b.closeTime?.getTime() ?? 0));
     };
-    await expect.poll(async () => (await completedRuns()).reduce((n, r) => n + (r.result.deleted as number), 0), { timeout: 30_000, interval: 500 }).toBe(2);
+    await expect.poll(async () => (await completedRuns()).reduce((n, r) => n + (r.result.deleted as number), 0), { timeout: 30_000, interval: 500 }).toBe(3);
     const runs = await completedRuns();
     const deleting = runs.filter((r) => (r.result.deleted as number) > 0);
     expect(deleting.at(-1)!.result.held).toBeGreaterThanOrEqual(1);
