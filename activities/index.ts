@@ -1,16 +1,23 @@
 /** Every activity the workers register, built from their dependencies. */
 import type { Db } from '../db/client.ts';
 import type { DestinationAllowlist } from './destination-guard.ts';
+import { createDocumentEventActivities, type DocumentEventDeps } from './document-events.ts';
+import { createDocumentActivities, type DocumentDeps } from './document-ingestion.ts';
+import { createRetentionActivities } from './document-retention.ts';
 import { createWebhookActivities } from './webhook-delivery.ts';
 
 export interface ActivityDeps {
   db: Db;
   webhook: { signingSecret: string; allowlist: DestinationAllowlist; timeoutMs: number };
+  documents: Omit<DocumentDeps, 'db'> & Omit<DocumentEventDeps, 'db'>;
 }
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createWebhookActivities({ db: deps.db, ...deps.webhook }),
+    ...createDocumentActivities({ db: deps.db, ...deps.documents }),
+    ...createDocumentEventActivities({ db: deps.db, ...deps.documents }),
+    ...createRetentionActivities({ db: deps.db, blobs: deps.documents.blobs }),
   };
 }
 

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import { auditEvents } from '../db/schema/index.ts';
+import { blobStoreFrom, type BlobStore } from '../runtime/blob-store.ts';
 import type { Config } from '../runtime/config.ts';
 import { codecFrom } from '../runtime/temporal.ts';
 import { httpTracing } from './http-tracing.ts';
@@ -19,6 +20,7 @@ import { problemBody, ProblemError } from './problems.ts';
 import { requestLog } from './request-log.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { codecRoutes } from './routes/codec.ts';
+import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobTypeRoutes } from './routes/job-types.ts';
 import { jobOpsRoutes } from './routes/job-ops.ts';
@@ -27,12 +29,15 @@ import { opsRoutes } from './routes/ops.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
 import { taskQueueRoutes } from './routes/task-queues.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { webhookSubscriptionRoutes } from './routes/webhook-subscriptions.ts';
 
 export interface AppDeps {
   config: Config;
   db: Db;
   client: Client;
   log: Logger;
+  /** Where document bytes go; default: the store the config names. */
+  blobs?: BlobStore;
 }
 
 const jsonType = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
@@ -46,6 +51,17 @@ const requireJsonBody = createMiddleware(async (c, next) => {
   }
   await next();
 });
+
+/**
+ * `POST /v1/documents` streams a multipart body with its own size limit
+ * (JOBPLANE_DOCUMENT_MAX_BYTES, api/document-upload.ts): the JSON body limit
+ * and the JSON content-type check do not apply to it.
+ */
+const isDocumentUpload = (c: Context) => c.req.method === 'POST' && c.req.path === '/v1/documents';
+
+function exceptDocumentUpload(mw: ReturnType<typeof createMiddleware>) {
+  return createMiddleware(async (c, next) => (isDocumentUpload(c) ? await next() : await mw(c, next)));
+}
 
 /** Failed and refused changes are audited too (successes are written by the handlers, in their transactions). */
 function auditFailures(db: Db, log: Logger) {
@@ -100,14 +116,16 @@ export function createApp(deps: AppDeps) {
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.use(
     '/v1/*',
-    bodyLimit({
-      maxSize: deps.config.bodyLimitBytes,
-      onError: () => {
-        throw new ProblemError('payload-too-large', `the limit is ${deps.config.bodyLimitBytes} bytes`);
-      },
-    }),
+    exceptDocumentUpload(
+      bodyLimit({
+        maxSize: deps.config.bodyLimitBytes,
+        onError: () => {
+          throw new ProblemError('payload-too-large', `the limit is ${deps.config.bodyLimitBytes} bytes`);
+        },
+      }),
+    ),
   );
-  app.use('/v1/*', requireJsonBody);
+  app.use('/v1/*', exceptDocumentUpload(requireJsonBody));
   app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
   app.use('/v1/*', auditFailures(deps.db, deps.log));
 
@@ -122,6 +140,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/audit', auditRoutes(deps));
   app.route('/v1/ops', opsRoutes(deps));
   app.route('/v1/ops/task-queues', taskQueueRoutes(deps));
+  app.route('/v1/documents', documentRoutes({ ...deps, blobs: deps.blobs ?? blobStoreFrom(deps.config) }));
+  app.route('/v1/webhook-subscriptions', webhookSubscriptionRoutes(deps));
   mountDocs(app);
 
   app.notFound((c) => {

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-
-const alphabet = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
+import { idPattern, timeSortableId } from '../runtime/ids.ts';
 
 /**
  * `job_` + 10 chars of millisecond time + 16 random chars: opaque to users,
@@ -8,14 +6,21 @@ const alphabet = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower 
  * reading logs).
  */
 export function newJobId(now = Date.now()): string {
-  let time = '';
-  let t = now;
-  for (let i = 0; i < 10; i++) {
-    time = alphabet[t % 32]! + time;
-    t = Math.floor(t / 32);
-  }
-  const rnd = [...randomBytes(16)].map((b) => alphabet[b % 32]).join('');
-  return `job_${time}${rnd}`;
+  return timeSortableId('job', now);
 }
 
-export const jobIdPattern = /^job_[0-9a-z]{26}$/;
+export const jobIdPattern = idPattern('job');
+
+/** `doc_…`, time-sortable like job ids. */
+export function newDocumentId(now = Date.now()): string {
+  return timeSortableId('doc', now);
+}
+
+export const documentIdPattern = idPattern('doc');
+
+/** `whs_…`: a webhook subscription. */
+export function newSubscriptionId(now = Date.now()): string {
+  return timeSortableId('whs', now);
+}
+
+export const subscriptionIdPattern = idPattern('whs');

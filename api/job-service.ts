@@ -5,13 +5,13 @@
  * any number of concurrent or retried creates end in exactly one workflow.
  */
 import { and, eq, isNull } from 'drizzle-orm';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { findJobContract, jobCatalog, type JobContract } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
 import { auditEvents, jobs } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
-import { searchAttributes } from '../runtime/search-attributes.ts';
-import { taskQueueName, workflowIdFor } from '../runtime/temporal.ts';
+import { startJobWorkflow } from '../runtime/job-start.ts';
+import { workflowIdFor } from '../runtime/temporal.ts';
 import type { TenantCaller } from './auth.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { jobIdPattern, newJobId } from './ids.ts';
@@ -68,14 +68,34 @@ export function contractFor(type: string): JobContract {
   return contract;
 }
 
+/** {@link contractFor}, refusing job types the platform starts itself (`POST /v1/jobs`, schedules). */
+export function publicContractFor(type: string): JobContract {
+  const contract = contractFor(type);
+  if (contract.internal) {
+    throw new ProblemError('job-type-internal', `${type} jobs cannot be created directly: ${contract.internal}`, {
+      errors: [{ path: 'type', message: `${type} is started by the platform: ${contract.internal}` }],
+    });
+  }
+  return contract;
+}
+
+/** Options of {@link createJob} for callers inside the platform. */
+export interface CreateJobOptions {
+  /** Allow an `internal` job type (uploads, operator retries). @default false */
+  allowInternal?: boolean;
+  /** The caller already spent a create token (uploads check limits before storing the bytes). @default false */
+  limitsChecked?: boolean;
+}
+
 export async function createJob(
   deps: JobServiceDeps,
   caller: TenantCaller,
   req: CreateJobRequest,
   idempotencyKey: string | undefined,
   requestId: string,
+  opts: CreateJobOptions = {},
 ): Promise<CreatedJob> {
-  const contract = contractFor(req.type);
+  const contract = opts.allowInternal ? contractFor(req.type) : publicContractFor(req.type);
   const parsed = contract.input.safeParse(req.input);
   if (!parsed.success) {
     throw new ProblemError('validation-error', `input does not match the ${req.type} schema`, {
@@ -84,7 +104,7 @@ export async function createJob(
   }
   const requestHash = sha256Hex(canonicalJson(req));
   // A replay of an accepted key costs nothing; everything else spends a token and must fit under the cap.
-  if (!idempotencyKey || !(await keyUsed(deps.db, caller, idempotencyKey))) await enforceCreateLimits(deps, caller);
+  if (!opts.limitsChecked && (!idempotencyKey || !(await keyUsed(deps.db, caller, idempotencyKey)))) await enforceCreateLimits(deps, caller);
   const jobId = newJobId();
 
   const inserted = await deps.db.transaction(async (tx) => {
@@ -157,35 +177,7 @@ async function replayOf(db: Db, caller: TenantCaller, idempotencyKey: string, re
 }
 
 async function startWorkflow(deps: JobServiceDeps, contract: JobContract, row: JobRow, input: unknown, delayMs: number): Promise<JobRow> {
-  const meta = { tenantId: row.tenantId, jobId: row.id };
-  let runId: string;
-  try {
-    const handle = await deps.client.workflow.start(contract.workflowType, {
-      taskQueue: taskQueueName(deps.config, contract.taskQueue),
-      workflowId: row.workflowId,
-      args: [{ ...meta, input }],
-      // Concurrent starts of one job share the open run; a closed run is never started again.
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
-      workflowExecutionTimeout: contract.executionTimeout,
-      ...(delayMs > 0 ? { startDelay: delayMs } : {}),
-      // The tenant is the fairness key: one tenant's flood cannot starve another's jobs.
-      priority: { fairnessKey: row.tenantId, ...(row.priority ? { priorityKey: row.priority } : {}) },
-      typedSearchAttributes: [
-        { key: searchAttributes.tenantId, value: row.tenantId },
-        { key: searchAttributes.jobType, value: row.type },
-        { key: searchAttributes.jobId, value: row.id },
-        ...(row.labels.length > 0 ? [{ key: searchAttributes.jobLabels, value: row.labels }] : []),
-      ],
-      staticSummary: contract.summary(input, meta),
-      staticDetails: `**${contract.type}** job \`${row.id}\` of tenant \`${row.tenantId}\`\n\nAPI: ${deps.config.publicUrl}/v1/jobs/${row.id}`,
-    });
-    runId = handle.firstExecutionRunId;
-  } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    const desc = await deps.client.workflow.getHandle(row.workflowId).describe();
-    runId = desc.raw.workflowExecutionInfo?.firstRunId || desc.runId;
-  }
+  const runId = await startJobWorkflow(deps, contract, row, input, delayMs);
   const [updated] = await deps.db
     .update(jobs)
     .set({ firstRunId: runId })

@@ -126,6 +126,8 @@ export async function retryJob(
     { type: row.type, input, ...(row.priority ? { priority: row.priority } : {}), labels: row.labels, retryOf: row.id },
     idempotencyKey,
     requestId,
+    // An operator may re-run an internal job (a failed document ingestion) once its cause is fixed.
+    { allowInternal: true },
   );
 }
 

@@ -10,6 +10,7 @@ export const problemTypeBase = 'https://jobplane.dev/problems/';
 export const problems = {
   'validation-error': { status: 400, title: 'The request is not valid' },
   'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
+  'job-type-internal': { status: 400, title: 'This job type is started by the platform, not through /v1/jobs' },
   unauthenticated: { status: 401, title: 'A valid API key is required' },
   forbidden: { status: 403, title: 'This key’s role does not allow this action' },
   'not-found': { status: 404, title: 'No such resource' },
@@ -23,6 +24,9 @@ export const problems = {
   'workers-unavailable': { status: 503, title: 'No worker answered for this job; retry later' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'unsupported-media-type': { status: 415, title: 'Content-Type must be application/json' },
+  'unsupported-document-type': { status: 415, title: 'Documents must be PDF, plain text, Markdown, HTML or CSV' },
+  'document-on-legal-hold': { status: 409, title: 'The document is under legal hold' },
+  'document-deleted': { status: 409, title: 'The document is deleted' },
   'rate-limited': { status: 429, title: 'Too many requests; retry after the Retry-After interval' },
   'running-jobs-cap': { status: 429, title: 'The tenant has reached its limit of jobs running at once' },
   'temporal-unavailable': { status: 503, title: 'The job engine is unavailable; retry with the same Idempotency-Key' },

@@ -22,7 +22,7 @@ import { taskQueueName, webUiLink } from '../runtime/temporal.ts';
 import type { TenantCaller } from './auth.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { newJobId } from './ids.ts';
-import { audit, contractFor, type JobServiceDeps } from './job-service.ts';
+import { audit, publicContractFor, type JobServiceDeps } from './job-service.ts';
 import { fieldErrors, ProblemError } from './problems.ts';
 import {
   canonicalTimeZone,
@@ -138,7 +138,7 @@ export async function createSchedule(
   idempotencyKey: string | undefined,
   requestId: string,
 ): Promise<{ view: ScheduleView; created: boolean }> {
-  const contract = contractFor(req.type);
+  const contract = publicContractFor(req.type);
   // Checked now, not at fire time: a schedule must never start jobs that cannot run.
   const parsed = contract.input.safeParse(req.input);
   if (!parsed.success) {

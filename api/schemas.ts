@@ -108,6 +108,7 @@ export const JobType = z
     type: z.string(),
     description: z.string(),
     taskQueue: z.string(),
+    internal: z.boolean().openapi({ description: 'Started by the platform (e.g. document.ingest by uploads); POST /v1/jobs refuses it' }),
     input: z.record(z.string(), z.unknown()).openapi({ description: 'JSON Schema' }),
     output: z.record(z.string(), z.unknown()).openapi({ description: 'JSON Schema' }),
     signals: z.record(z.string(), z.object({ description: z.string(), input: z.record(z.string(), z.unknown()) })),

@@ -1,7 +1,8 @@
 /**
- * `npm run bench`: W1 (start latency), W2 (throughput) and W3 (burst: one
- * worker process against the local pool) on one Temporal dev server in one
- * run, each against a baseline measured side by side. Bounded by
+ * `npm run bench`: W1 (start latency), W2 (throughput), W3 (burst: one
+ * worker process against the local pool) and W5 (document ingestion) on one
+ * Temporal dev server in one run, each against a baseline measured side by
+ * side. `BENCH_WORKLOADS` picks a subset. Bounded by
  * BENCH_TIMEOUT_MS; whatever happens, everything started is stopped.
  */
 import { setMaxListeners } from 'node:events';
@@ -13,6 +14,7 @@ import { envInt, untilAborted } from './util.ts';
 import { runW1 } from './w1-start-latency.ts';
 import { runW2 } from './w2-throughput.ts';
 import { runW3 } from './w3-burst.ts';
+import { runW5 } from './w5-documents.ts';
 
 // Before any native connection: the Runtime can be installed only once, and
 // worker chatter below WARN would bury the table.
@@ -34,19 +36,38 @@ const settings = {
     poolScaleDownWindowMs: 10_000,
     warmup: envInt('BENCH_WARMUP', 10),
   },
+  w5: {
+    n: envInt('BENCH_W5_N', 1000),
+    concurrency: envInt('BENCH_W5_CONCURRENCY', 16),
+    warmup: envInt('BENCH_WARMUP', 10),
+    searchSample: envInt('BENCH_W5_SEARCH_SAMPLE', 50),
+    sequential: envInt('BENCH_W5_SEQUENTIAL', 20),
+  },
+  /** `BENCH_WORKLOADS=w5` runs only W5 (comma-separated; default: all). */
+  workloads: workloadsFromEnv(process.env.BENCH_WORKLOADS),
   timeoutMs: envInt('BENCH_TIMEOUT_MS', 10 * 60_000),
 };
+
+function workloadsFromEnv(raw: string | undefined): Set<string> {
+  const all = ['w1', 'w2', 'w3', 'w5'];
+  const wanted = (raw ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
+  const unknown = wanted.filter((w) => !all.includes(w));
+  if (unknown.length > 0) throw new Error(`BENCH_WORKLOADS: unknown workload(s) ${unknown.join(', ')}; known: ${all.join(', ')}`);
+  return new Set(wanted.length > 0 ? wanted : all);
+}
 
 async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
   log('starting Temporal dev server, Postgres, receiver; bundling workflows');
   const base = await startBase(cleanup, signal);
   signal.throwIfAborted();
-  log(`W1: ${settings.w1N} sequential starts each via API, SDK and plain HTTP`);
-  const w1 = await runW1(base, settings.w1N, settings.warmup, signal);
-  log(`W2: ${settings.w2N} jobs via API, then via SDK, ${settings.w2Concurrency} in flight`);
-  const w2 = await runW2(base, settings.w2N, settings.w2Concurrency, settings.warmup, signal);
-  const w3 = await runW3(base, settings.w3, signal, log);
+  const on = (w: string) => settings.workloads.has(w);
+  if (on('w1')) log(`W1: ${settings.w1N} sequential starts each via API, SDK and plain HTTP`);
+  const w1 = on('w1') ? await runW1(base, settings.w1N, settings.warmup, signal) : undefined;
+  if (on('w2')) log(`W2: ${settings.w2N} jobs via API, then via SDK, ${settings.w2Concurrency} in flight`);
+  const w2 = on('w2') ? await runW2(base, settings.w2N, settings.w2Concurrency, settings.warmup, signal) : undefined;
+  const w3 = on('w3') ? await runW3(base, settings.w3, signal, log) : undefined;
+  const w5 = on('w5') ? await runW5(base, settings.w5, signal, log) : undefined;
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -62,6 +83,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
     w1,
     w2,
     w3,
+    w5,
   };
 }
 

@@ -6,6 +6,8 @@
  * task-queue prefix of their own.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -102,7 +104,10 @@ async function postgresUrl(cleanup: Cleanup): Promise<{ url: string; source: Ben
  * database, the dev server, the codec keys and a task-queue prefix of its own.
  */
 export function workloadEnv(base: BenchBase, name: string): Record<string, string> {
+  const blobDir = mkdtempSync(path.join(tmpdir(), `jobplane-bench-blobs-${name}-`));
+  base.cleanup.add(`${name} blob dir`, async () => rmSync(blobDir, { recursive: true, force: true }));
   return {
+    JOBPLANE_BLOB_DIR: blobDir,
     DATABASE_URL: base.databaseUrl,
     TEMPORAL_ADDRESS: base.temporal.address,
     JOBPLANE_TASK_QUEUE_PREFIX: `bench-${name}-${randomBytes(4).toString('hex')}-`,

@@ -52,6 +52,13 @@ export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodTyp
   messages?: JobMessages;
   /** One-line summary the Web UI shows for a run. */
   summary: (input: z.infer<I>, meta: { tenantId: string; jobId: string }) => string;
+  /**
+   * Set for job types the platform starts itself: `POST /v1/jobs` and
+   * schedules refuse them (400 `job-type-internal`), naming this text as the
+   * way to start one (e.g. "upload with POST /v1/documents"). They are still
+   * listed, read, cancelled and retried like any job.
+   */
+  internal?: string;
 }
 
 /** What a job workflow receives: the validated input plus the ids it belongs to. */

@@ -267,6 +267,128 @@ export const settings = {
     description: 'Prebuilt workflow bundle file; unset: workers bundle `workflows/` at start',
     schema: optionalString,
   }),
+  // --- Documents (issue 5): upload limits, blob store, classifier, retention. ---
+  documentMaxBytes: setting({
+    env: 'JOBPLANE_DOCUMENT_MAX_BYTES',
+    default: '26214400',
+    description: 'Largest document `POST /v1/documents` accepts (413 above, checked while streaming); the JSON body limit does not apply to uploads',
+    schema: positiveInt,
+  }),
+  documentMaxTextChars: setting({
+    env: 'JOBPLANE_DOCUMENT_MAX_TEXT_CHARS',
+    default: '5000000',
+    description: 'Most text characters one document may yield; above it the ingestion fails with `DocumentTextTooLong`',
+    schema: positiveInt,
+  }),
+  documentChunkChars: setting({
+    env: 'JOBPLANE_DOCUMENT_CHUNK_CHARS',
+    default: '1500',
+    description: 'Target size of an indexed chunk in characters (chunks end at paragraph or sentence boundaries)',
+    schema: z.coerce.number().int().min(200).max(100_000),
+  }),
+  documentRetentionIntervalSeconds: setting({
+    env: 'JOBPLANE_DOCUMENT_RETENTION_INTERVAL_SECONDS',
+    default: '3600',
+    description: 'How often the retention Schedule runs (workers polling `documents` create or update it at start)',
+    schema: positiveInt,
+  }),
+  codeVersion: setting({
+    env: 'JOBPLANE_CODE_VERSION',
+    default: undefined,
+    description: 'Code version recorded in document lineage (set it to the release or git commit); unset: `<package version>+<hash of activities/ sources>`',
+    schema: optionalString,
+  }),
+  blobStore: setting({
+    env: 'JOBPLANE_BLOB_STORE',
+    default: 'filesystem',
+    description: 'Where document bytes live: `filesystem` (JOBPLANE_BLOB_DIR, shared by API and workers) or `s3` (any S3-compatible store)',
+    schema: z.enum(['filesystem', 's3']),
+  }),
+  blobDir: setting({
+    env: 'JOBPLANE_BLOB_DIR',
+    default: undefined,
+    description: '`filesystem` store root (default `<JOBPLANE_DATA_DIR>/blobs`)',
+    schema: optionalString,
+  }),
+  blobS3Endpoint: setting({
+    env: 'JOBPLANE_BLOB_S3_ENDPOINT',
+    default: undefined,
+    description: '`s3` store: endpoint URL, e.g. `https://s3.eu-west-1.amazonaws.com` or a MinIO URL',
+    schema: z.url().optional(),
+  }),
+  blobS3Region: setting({
+    env: 'JOBPLANE_BLOB_S3_REGION',
+    default: 'us-east-1',
+    description: '`s3` store: region used in request signatures',
+    schema: z.string().min(1),
+  }),
+  blobS3Bucket: setting({
+    env: 'JOBPLANE_BLOB_S3_BUCKET',
+    default: undefined,
+    description: '`s3` store: bucket (must exist)',
+    schema: optionalString,
+  }),
+  blobS3AccessKeyId: setting({
+    env: 'JOBPLANE_BLOB_S3_ACCESS_KEY_ID',
+    default: undefined,
+    description: '`s3` store: access key id',
+    schema: optionalString,
+  }),
+  blobS3SecretAccessKey: setting({
+    env: 'JOBPLANE_BLOB_S3_SECRET_ACCESS_KEY',
+    default: undefined,
+    description: '`s3` store: secret access key (never logged)',
+    schema: optionalString,
+  }),
+  blobS3PathStyle: setting({
+    env: 'JOBPLANE_BLOB_S3_PATH_STYLE',
+    default: 'true',
+    description: '`s3` store: `true` for `<endpoint>/<bucket>/<key>` URLs (MinIO and most S3-compatible stores), `false` for `<bucket>.<endpoint host>`',
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  }),
+  classifierProvider: setting({
+    env: 'JOBPLANE_CLASSIFIER_PROVIDER',
+    default: 'rules',
+    description: 'Document classifier: `rules` (deterministic keywords) or `openai` (any OpenAI-compatible chat-completions API)',
+    schema: z.enum(['rules', 'openai']),
+  }),
+  classifierBaseUrl: setting({
+    env: 'JOBPLANE_CLASSIFIER_BASE_URL',
+    default: 'https://api.openai.com/v1',
+    description: '`openai` classifier: base URL (`…/chat/completions` is appended)',
+    schema: z.url(),
+  }),
+  classifierModel: setting({
+    env: 'JOBPLANE_CLASSIFIER_MODEL',
+    default: 'gpt-4o-mini',
+    description: '`openai` classifier: model name',
+    schema: z.string().min(1),
+  }),
+  classifierApiKey: setting({
+    env: 'JOBPLANE_CLASSIFIER_API_KEY',
+    default: undefined,
+    description: '`openai` classifier: API key sent as a Bearer token (never logged)',
+    schema: optionalString,
+  }),
+  classifierTimeoutMs: setting({
+    env: 'JOBPLANE_CLASSIFIER_TIMEOUT_MS',
+    default: '30000',
+    description: '`openai` classifier: timeout of one HTTP call',
+    schema: positiveInt,
+  }),
+  classifierMaxAttempts: setting({
+    env: 'JOBPLANE_CLASSIFIER_MAX_ATTEMPTS',
+    default: '3',
+    description: '`openai` classifier: answers that are not the JSON asked for are asked again this many times in all, then the ingestion fails (`ClassifierMalformedResponse`)',
+    schema: z.coerce.number().int().min(1).max(10),
+  }),
+  classifierMaxInputChars: setting({
+    env: 'JOBPLANE_CLASSIFIER_MAX_INPUT_CHARS',
+    default: '8000',
+    description: '`openai` classifier: characters of the document text sent (from the start)',
+    schema: z.coerce.number().int().min(100).max(1_000_000),
+  }),
+  // --- end of documents ---
   devSinkPort: setting({
     env: 'JOBPLANE_DEV_SINK_PORT',
     default: '3100',
@@ -291,9 +413,10 @@ type Settings = typeof settings;
 type ParsedSettings = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
 
 /** Fully parsed configuration, with defaults that depend on other settings filled in. */
-export type Config = Omit<ParsedSettings, 'publicUrl' | 'temporalUiUrl'> & {
+export type Config = Omit<ParsedSettings, 'publicUrl' | 'temporalUiUrl' | 'blobDir'> & {
   publicUrl: string;
   temporalUiUrl: string;
+  blobDir: string;
 };
 
 /** Thrown by {@link loadConfig} when an environment variable has an invalid value. */
@@ -318,6 +441,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...p,
     publicUrl: p.publicUrl ?? `http://localhost:${p.port}`,
     temporalUiUrl: p.temporalUiUrl ?? `http://localhost:${p.temporalUiPort}`,
+    blobDir: p.blobDir ?? `${p.dataDir}/blobs`,
   };
 }
 

@@ -1,11 +1,18 @@
 /** One Worker per task queue of the job catalog, all sharing one connection and one workflow bundle. */
+import { Client } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { catalogTaskQueues } from '../contracts/index.ts';
-import { createActivities, type ActivityDeps } from '../activities/index.ts';
+import { createActivities, type Activities, type ActivityDeps } from '../activities/index.ts';
 import { parseAllowlist } from '../activities/destination-guard.ts';
+import { createOpenAiClassifier } from '../activities/document-classifier-openai.ts';
+import { rulesClassifier, type Classifier } from '../activities/document-classifier.ts';
+import { blobStoreFrom } from '../runtime/blob-store.ts';
 import type { Config } from '../runtime/config.ts';
 import { ConfigError } from '../runtime/config.ts';
-import { codecFrom, failureConverterPath, taskQueueName } from '../runtime/temporal.ts';
+import { startJobWorkflow } from '../runtime/job-start.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { clientDataConverter, codecFrom, failureConverterPath, taskQueueName } from '../runtime/temporal.ts';
+import { codeVersion } from './code-version.ts';
 import { workerTracingOptions } from '../runtime/tracing.ts';
 import type { Db } from '../db/client.ts';
 
@@ -14,10 +21,30 @@ export interface CreateWorkersOptions {
   db: Db;
   connection: NativeConnection;
   workflowBundle: WorkflowBundleWithSourceMap | { codePath: string };
+  /** Tests only: wraps the activities (e.g. to inject a failure after a real activity ran). */
+  wrapActivities?: (activities: Activities) => Activities;
 }
 
-/** Activity dependencies from config; fails fast on what a delivery cannot work without. */
-export function activityDepsFrom(config: Config, db: Db): ActivityDeps {
+/** The document classifier the config asks for (`JOBPLANE_CLASSIFIER_*`). */
+export function classifierFrom(config: Config): Classifier {
+  if (config.classifierProvider === 'rules') return rulesClassifier;
+  const log = createLogger('classifier', config.logLevel);
+  return createOpenAiClassifier({
+    baseUrl: config.classifierBaseUrl,
+    model: config.classifierModel,
+    apiKey: config.classifierApiKey,
+    timeoutMs: config.classifierTimeoutMs,
+    maxAttempts: config.classifierMaxAttempts,
+    maxInputChars: config.classifierMaxInputChars,
+    log: (message, fields) => log.warn(fields, message),
+  });
+}
+
+/**
+ * Activity dependencies from config; fails fast on what a delivery cannot work without.
+ * `client` starts the jobs activities emit (document events).
+ */
+export function activityDepsFrom(config: Config, db: Db, client: Client): ActivityDeps {
   if (!config.webhookSigningSecret) {
     throw new ConfigError('JOBPLANE_WEBHOOK_SIGNING_SECRET is not set: webhooks cannot be signed');
   }
@@ -27,6 +54,16 @@ export function activityDepsFrom(config: Config, db: Db): ActivityDeps {
       signingSecret: config.webhookSigningSecret,
       allowlist: parseAllowlist(config.webhookAllowedHosts),
       timeoutMs: config.webhookTimeoutMs,
+    },
+    documents: {
+      blobs: blobStoreFrom(config),
+      classifier: classifierFrom(config),
+      codeVersion: codeVersion(config.codeVersion),
+      maxBytes: config.documentMaxBytes,
+      maxTextChars: config.documentMaxTextChars,
+      chunkChars: config.documentChunkChars,
+      publicUrl: config.publicUrl,
+      startJob: (contract, row, input) => startJobWorkflow({ client, config }, contract, row, input),
     },
   };
 }
@@ -61,7 +98,10 @@ export function workerSlotOptions(
 
 export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[]> {
   const queues = selectedTaskQueues(opts.config);
-  const activities = createActivities(activityDepsFrom(opts.config, opts.db));
+  // Activities start jobs (document events) through a client on the worker's own connection.
+  const client = new Client({ connection: opts.connection, namespace: opts.config.temporalNamespace, dataConverter: clientDataConverter(codecFrom(opts.config)) });
+  const created = createActivities(activityDepsFrom(opts.config, opts.db, client));
+  const activities = opts.wrapActivities ? opts.wrapActivities(created) : created;
   const dataConverter = workerDataConverter(opts.config);
   // Activity spans and the sink for the bundle's workflow spans; no-ops until tracing is installed.
   const tracing = workerTracingOptions();

@@ -8,8 +8,11 @@ import { loadConfig, requireDatabaseUrl } from '../runtime/config.ts';
 import { createLogger, pinoSdkLogFunction, sdkLogLevel } from '../runtime/logger.ts';
 import { installTracingFromConfig, shutdownTracing } from '../runtime/tracing.ts';
 import { createDb } from '../db/client.ts';
-import { temporalConnectionOptions } from '../runtime/temporal.ts';
-import { createWorkers } from './create-workers.ts';
+import { Client } from '@temporalio/client';
+import { documentRetention } from '../contracts/index.ts';
+import { clientDataConverter, codecFrom, temporalConnectionOptions } from '../runtime/temporal.ts';
+import { createWorkers, selectedTaskQueues } from './create-workers.ts';
+import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { startHealthServer } from './health-server.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
@@ -39,6 +42,13 @@ workers = await createWorkers({
   connection,
   workflowBundle: await loadWorkflowBundle(config.workflowBundlePath),
 });
+
+// The process that runs the retention workflow makes sure its Schedule exists (idempotent across replicas).
+if (selectedTaskQueues(config).includes(documentRetention.taskQueue)) {
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: clientDataConverter(codecFrom(config)) });
+  const scheduleId = await ensureRetentionSchedule(client, config);
+  log.info({ scheduleId, everySeconds: config.documentRetentionIntervalSeconds }, 'document retention schedule ensured');
+}
 
 let stopping = false;
 function stop(signal: string) {

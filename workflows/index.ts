@@ -1,3 +1,5 @@
 /** Workflow bundle entry: every job workflow type, exported by the name its contract declares. */
 export { approvalRequestWorkflow } from './approval-request.ts';
 export { webhookDeliverWorkflow } from './webhook-deliver.ts';
+export { documentIngestWorkflow } from './document-ingest.ts';
+export { documentRetentionWorkflow } from './document-retention.ts';

@@ -19,6 +19,7 @@ export function describeJobType(c: JobContract) {
     type: c.type,
     description: c.description,
     taskQueue: c.taskQueue,
+    internal: c.internal !== undefined,
     input: schemaOf(c.input),
     output: schemaOf(c.output),
     signals: mapValues(c.messages?.signals, (m) => ({ description: m.description, input: schemaOf(m.input) })),

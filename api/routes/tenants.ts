@@ -8,6 +8,7 @@ import { body, json, bearer, newRouter } from '../openapi-app.ts';
 import { ProblemError } from '../problems.ts';
 import { ApiKey, ApiKeyParam, commonProblems, CreateApiKeyBody, CreatedApiKey, CreateTenantBody, problemResponse, Tenant, TenantIdParam } from '../schemas.ts';
 import { createApiKey, createTenant } from '../tenant-service.ts';
+import { Retention, RetentionBody } from '../document-schemas.ts';
 
 
 const createTenantRoute = createRoute({
@@ -33,6 +34,17 @@ const revokeKeyRoute = createRoute({
   method: 'delete', path: '/{tenantId}/api-keys/{keyId}', tags: ['API keys'], summary: 'Revoke an API key', security: bearer,
   request: { params: ApiKeyParam },
   responses: { 204: { description: 'Revoked' }, ...commonProblems },
+});
+
+const getRetentionRoute = createRoute({
+  method: 'get', path: '/{tenantId}/retention', tags: ['Documents'], summary: 'The tenant’s document retention', security: bearer,
+  request: { params: TenantIdParam },
+  responses: { 200: json(Retention, 'Retention policy'), ...commonProblems },
+});
+const putRetentionRoute = createRoute({
+  method: 'put', path: '/{tenantId}/retention', tags: ['Documents'], summary: 'Set the tenant’s document retention (days after upload; null keeps documents)', security: bearer,
+  request: { params: TenantIdParam, body: body(RetentionBody) },
+  responses: { 200: json(Retention, 'Retention policy'), ...commonProblems },
 });
 
 type KeyRow = typeof apiKeys.$inferSelect;
@@ -87,6 +99,27 @@ export function tenantRoutes(deps: { db: Db }) {
     await assertTenantExists(db, tenantId);
     const rows = await db.select().from(apiKeys).where(eq(apiKeys.tenantId, tenantId)).orderBy(desc(apiKeys.createdAt));
     return c.json({ items: rows.map(keyView) }, 200);
+  });
+  router.openapi(getRetentionRoute, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    requireTenantAdmin(c.get('caller'), tenantId);
+    const [row] = await db.select({ days: tenants.documentRetentionDays }).from(tenants).where(eq(tenants.id, tenantId));
+    if (!row) throw new ProblemError('not-found', `no tenant ${tenantId}`);
+    return c.json({ tenantId, days: row.days }, 200);
+  });
+  router.openapi(putRetentionRoute, async (c) => {
+    const { tenantId } = c.req.valid('param');
+    const caller = requireTenantAdmin(c.get('caller'), tenantId);
+    const { days } = c.req.valid('json');
+    const updated = await db.transaction(async (tx) => {
+      const [before] = await tx.select({ days: tenants.documentRetentionDays }).from(tenants).where(eq(tenants.id, tenantId)).for('update');
+      if (!before) return undefined;
+      await tx.update(tenants).set({ documentRetentionDays: days }).where(eq(tenants.id, tenantId));
+      await tx.insert(auditEvents).values({ tenantId, actorKeyId: actorOf(caller), action: 'tenant.retention.set', target: tenantId, requestId: c.get('requestId'), outcome: 'succeeded', detail: { days, previous: before.days } });
+      return { days };
+    });
+    if (!updated) throw new ProblemError('not-found', `no tenant ${tenantId}`);
+    return c.json({ tenantId, days: updated.days }, 200);
   });
   router.openapi(revokeKeyRoute, async (c) => {
     const { tenantId, keyId } = c.req.valid('param');

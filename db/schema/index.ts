@@ -4,3 +4,6 @@ export * from './jobs.ts';
 export * from './webhook-attempts.ts';
 export * from './audit-events.ts';
 export * from './rate-limit-buckets.ts';
+export * from './documents.ts';
+export * from './document-index.ts';
+export * from './webhook-subscriptions.ts';

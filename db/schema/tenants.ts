@@ -9,4 +9,6 @@ export const tenants = pgTable('tenants', {
   createRatePerSecond: doublePrecision(),
   createBurst: integer(),
   maxRunningJobs: integer(),
+  /** Documents are deleted this many days after upload (unless under legal hold); null keeps them. */
+  documentRetentionDays: integer(),
 });

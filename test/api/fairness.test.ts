@@ -112,7 +112,7 @@ async function startWithoutFairnessKey(taskQueue: string, tenantId: string, n: n
 
 /** One worker on `taskQueue` with few slots; `t0` is taken right before it starts polling. */
 async function startSmallWorker(taskQueue: string): Promise<{ t0: number; stop(): Promise<void> }> {
-  const platform = createActivities(activityDepsFrom(stack.config, stack.db));
+  const platform = createActivities(activityDepsFrom(stack.config, stack.db, stack.client));
   // The platform's activity, plus a record of the priority its task arrived with.
   const activities: typeof platform = {
     ...platform,

@@ -125,7 +125,7 @@ describe('results, messages and delayed starts', () => {
     const res = await stack.api('/v1/job-types', { role: 'viewer' });
     const { items } = (await res.json()) as { items: { type: string; input: { properties: Record<string, unknown> }; updates: Record<string, unknown> }[] };
     const types = Object.fromEntries(items.map((t) => [t.type, t]));
-    expect(Object.keys(types).sort()).toEqual(['approval.request', 'webhook.deliver']);
+    expect(Object.keys(types).sort()).toEqual(['approval.request', 'document.ingest', 'webhook.deliver']);
     expect(Object.keys(types['webhook.deliver']!.input.properties)).toEqual(expect.arrayContaining(['url', 'payload', 'eventType']));
     expect(Object.keys(types['approval.request']!.updates).sort()).toEqual(['approve', 'reject']);
   });

@@ -14,6 +14,7 @@ const platformKey = `jpp_${randomBytes(24).toString('hex')}`;
 let stack: TestStack;
 let other: { tenantId: string; admin: string };
 let approvalJobId: string;
+let documentId: string;
 
 const roles = ['admin', 'operator', 'submitter', 'viewer'] as const;
 type Role = (typeof roles)[number];
@@ -32,6 +33,11 @@ beforeAll(async () => {
     body: JSON.stringify({ type: 'approval.request', input: { subject: 'tenancy probe' } }),
   });
   approvalJobId = ((await job.json()) as { id: string }).id;
+  const form = new FormData();
+  form.set('file', new Blob(['tenancy probe document'], { type: 'text/plain' }), 'probe.txt');
+  const doc = await stack.api('/v1/documents', { method: 'POST', role: 'submitter', body: form });
+  expect(doc.status).toBe(202);
+  documentId = ((await doc.json()) as { id: string }).id;
 });
 afterAll(async () => {
   await stack?.close();
@@ -139,12 +145,33 @@ describe('role matrix: every route × every role', () => {
     ['GET', '/v1/tenants/TENANT/api-keys', undefined, 'admin'],
     ['POST', '/v1/tenants/TENANT/api-keys', { name: 'm', role: 'viewer' }, 'admin'],
     ['DELETE', '/v1/tenants/TENANT/api-keys/nokey', undefined, 'admin'],
+    ['GET', '/v1/tenants/TENANT/retention', undefined, 'admin'],
+    ['PUT', '/v1/tenants/TENANT/retention', { days: 3650 }, 'admin'],
+    ['GET', '/v1/documents', undefined, 'viewer'],
+    ['GET', '/v1/documents/search?q=probe', undefined, 'viewer'],
+    ['GET', '/v1/documents/DOC', undefined, 'viewer'],
+    ['GET', '/v1/documents/DOC/content', undefined, 'viewer'],
+    ['PUT', '/v1/documents/DOC/legal-hold', { hold: false }, 'operator'],
+    ['DELETE', '/v1/documents/doc_00000000000000000000000000', undefined, 'submitter'],
+    ['GET', '/v1/webhook-subscriptions', undefined, 'admin'],
+    ['POST', '/v1/webhook-subscriptions', { url: 'https://example.com/hooks', events: ['document.ingested'] }, 'admin'],
+    ['DELETE', '/v1/webhook-subscriptions/whs_00000000000000000000000000', undefined, 'admin'],
   ];
   const rank: Record<Role, number> = { admin: 3, operator: 2, submitter: 1, viewer: 0 };
   const cases = matrix.flatMap(([method, path, body, least]) => roles.map((role) => ({ method, path, body, least, role })));
 
+  it('POST /v1/documents (multipart) as every role', async () => {
+    for (const role of roles) {
+      const form = new FormData();
+      form.set('file', new Blob([`role matrix upload by ${role}`], { type: 'text/plain' }), 'm.txt');
+      const res = await stack.api('/v1/documents', { method: 'POST', role, body: form });
+      if (rank[role] >= rank.submitter) expect(res.status, role).not.toBe(403);
+      else expect(res.status, role).toBe(403);
+    }
+  });
+
   it.each(cases)('$method $path as $role', async ({ method, path, body, least, role }) => {
-    const url = path.replace('ID', approvalJobId).replace('TENANT', stack.tenantId);
+    const url = path.replace('ID', approvalJobId).replace('TENANT', stack.tenantId).replace('DOC', documentId);
     const res = await stack.api(url, { method, role, ...(body ? { body: JSON.stringify(body) } : {}) });
     if (rank[role] >= rank[least]) expect(res.status).not.toBe(403);
     else expect(res.status).toBe(403);
@@ -155,7 +182,7 @@ describe('audit log', () => {
   it('records changes and refusals with who, what, request id and outcome, filterable and paginated', async () => {
     const denied = await stack.api('/v1/jobs', { method: 'POST', role: 'viewer', body: JSON.stringify({ type: 'approval.request', input: { subject: 'x' } }) });
     expect(denied.status).toBe(403);
-    const rows = await stack.db.select().from(auditEvents).where(and(eq(auditEvents.tenantId, stack.tenantId), eq(auditEvents.outcome, 'denied')));
+    const rows = await stack.db.select().from(auditEvents).where(and(eq(auditEvents.tenantId, stack.tenantId), eq(auditEvents.outcome, 'denied'))).orderBy(auditEvents.id);
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.at(-1)).toMatchObject({ action: 'POST /v1/jobs', detail: { status: 403 } });
     expect(rows.at(-1)!.requestId).toBeTruthy();

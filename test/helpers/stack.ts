@@ -5,7 +5,7 @@
  * uses its own task-queue prefix and tenant so tests never see each other.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,7 +20,7 @@ import { runMigrations } from '../../db/migrate.ts';
 import type { ApiKeyRole } from '../../db/schema/index.ts';
 import { loadConfig, type Config } from '../../runtime/config.ts';
 import { createLogger } from '../../runtime/logger.ts';
-import { createWorkers } from '../../workers/create-workers.ts';
+import { createWorkers, type CreateWorkersOptions } from '../../workers/create-workers.ts';
 import { buildWorkflowBundle } from '../../workers/workflow-bundle.ts';
 import { clientDataConverter, codecFrom, temporalConnectionOptions } from '../../runtime/temporal.ts';
 import { createScratchDatabase } from '../../scripts/lib/postgres.ts';
@@ -69,8 +69,8 @@ export interface TestStack {
   tenantId: string;
   /** One key per role for the stack's tenant. */
   keys: Record<ApiKeyRole, string>;
-  /** Runs in-process workers for every task queue until stopped. */
-  startWorkers(): Promise<{ stop(): Promise<void> }>;
+  /** Runs in-process workers for every task queue until stopped (optionally with wrapped activities, to inject faults). */
+  startWorkers(opts?: Pick<CreateWorkersOptions, 'wrapActivities'>): Promise<{ stop(): Promise<void> }>;
   /** Spawns `workers/main.ts` as a child process; resolves once it polls. */
   spawnWorkerProcess(): Promise<ChildProcess>;
   /** fetch against the API with a role's key. */
@@ -105,6 +105,8 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     JOBPLANE_WORKER_HEALTH_ADDRESS: '',
     JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: '2000',
     JOBPLANE_LOG_LEVEL: 'warn',
+    // Document bytes of this stack only (removed at close).
+    JOBPLANE_BLOB_DIR: mkdtempSync(path.join(tmpdir(), 'jobplane-blobs-')),
     PORT: '0',
     ...opts.env,
   };
@@ -127,7 +129,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const configWithUrl = { ...config, publicUrl: apiUrl };
-  late.app = createApp({ config: configWithUrl, db: database.db, client, log: createLogger('api-test', 'silent') });
+  late.app = createApp({ config: configWithUrl, db: database.db, client, log: createLogger('api-test', process.env.JOBPLANE_TEST_API_LOG ?? 'silent') });
 
   const cleanups: (() => Promise<void>)[] = [];
   const children = new Set<ChildProcess>();
@@ -142,9 +144,9 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     apiUrl,
     tenantId: tenant.id,
     keys,
-    async startWorkers() {
+    async startWorkers(workerOpts = {}) {
       const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
-      const workers: Worker[] = await createWorkers({ config, db: database.db, connection: nativeConnection, workflowBundle: { codePath: bundle } });
+      const workers: Worker[] = await createWorkers({ config: configWithUrl, db: database.db, connection: nativeConnection, workflowBundle: { codePath: bundle }, ...workerOpts });
       const running = Promise.all(workers.map((w) => w.run()));
       const stop = async () => {
         for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
@@ -182,7 +184,8 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
       const { role = 'admin', ...rest } = init;
       const headers = new Headers(rest.headers);
       if (role) headers.set('authorization', `Bearer ${keys[role]}`);
-      if (rest.body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      // FormData sets its own multipart content type (with the boundary).
+      if (rest.body !== undefined && !(rest.body instanceof FormData) && !headers.has('content-type')) headers.set('content-type', 'application/json');
       return fetch(`${apiUrl}${pathname}`, { ...rest, headers });
     },
     async close() {
@@ -193,6 +196,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
       await database.close();
       if (!opts.temporal) await temporal.stop();
       await scratch.drop().catch(() => {});
+      rmSync(env.JOBPLANE_BLOB_DIR!, { recursive: true, force: true });
     },
   };
 }

@@ -161,7 +161,7 @@ describe('infra/compose.yaml', () => {
     const known = new Set([...Object.values(settings).map((s) => s.env), 'NODE_OPTIONS']);
     const polled: string[] = [];
     const jobplane = Object.entries(services).filter(([, s]) => isJobplane(s));
-    expect(jobplane.map(([, s]) => s.command?.[0]).sort()).toEqual(['api', 'migrate', 'workers', 'workers']);
+    expect(jobplane.map(([, s]) => s.command?.[0]).sort()).toEqual(['api', 'migrate', 'workers', 'workers', 'workers']);
     for (const [name, s] of jobplane) {
       const env = envOf(s);
       expect(Object.keys(s.environment ?? {}).filter((k) => !known.has(k)), name).toEqual([]);

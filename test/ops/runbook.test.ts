@@ -23,11 +23,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { createApiKey, createTenant } from '../../api/tenant-service.ts';
-import { jobs } from '../../db/schema/index.ts';
+import { documents, jobs } from '../../db/schema/index.ts';
 import { ensureTool } from '../../scripts/lib/cli-tools.ts';
 import { startBuggyWorker, type BuggyWorker } from '../fixtures/buggy-worker.ts';
+import { startDocumentWorkers } from '../fixtures/document-workers.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { repoRoot, startTestStack, type TestStack } from '../helpers/stack.ts';
 import type { JobDiagnosis, StuckList } from '../../client/jobplane-client.ts';
@@ -65,7 +66,8 @@ type State =
   | 'finished' // a terminated job
   | 'workers-down' // a job queued on a task queue nobody polls
   | 'batch-tenant' // a second tenant with stuck jobs only, for batch resets
-  | 'batch'; // a finished batch of that tenant
+  | 'batch' // a finished batch of that tenant
+  | 'document-failed'; // a document whose ingestion failed for good (an unreadable PDF)
 
 const stateOf: Record<string, State> = {
   'check-access': 'none',
@@ -95,6 +97,9 @@ const stateOf: Record<string, State> = {
   'poison-terminate-temporal': 'activity-retrying',
   'tctl-poison-terminate': 'activity-retrying',
   audit: 'none',
+  'document-diagnose': 'document-failed',
+  'document-derived-rows': 'document-failed',
+  'document-retry': 'document-failed',
 };
 
 const needsTctl = (b: Block) => /^\s*tctl\b/m.test(b.code);
@@ -106,6 +111,7 @@ const tctl = await ensureTool('tctl', { quiet: true }).then(
 let stack: TestStack;
 let receiver: Receiver;
 let buggy: BuggyWorker;
+let stopDocumentWorkers: (() => Promise<void>) | undefined;
 /** Per block: the variables its commands use. */
 const envOf = new Map<string, Record<string, string>>();
 const batchTenant = { id: '', operator: '', submitter: '' };
@@ -136,6 +142,10 @@ const effects: Record<string, (env: Record<string, string>) => Promise<void>> = 
     const [row] = await stack.db.select().from(jobs).where(eq(jobs.retryOf, env.JOB_ID!));
     expect(row?.type).toBe('webhook.deliver');
   },
+  'document-retry': async (env) => {
+    const [row] = await stack.db.select().from(jobs).where(eq(jobs.retryOf, env.JOB_ID!));
+    expect(row?.type).toBe('document.ingest');
+  },
   batch: async (env) => {
     for (const id of batchJobIds) expect((await stack.client.workflow.getHandle(`${env.TENANT_ID}:${id}`).describe()).runId).not.toBe(firstRun.get(id));
   },
@@ -152,6 +162,7 @@ const effectOf: Record<string, keyof typeof effects> = {
   'tctl-poison-terminate': 'terminate',
   retry: 'retry',
   'reset-batch': 'batch',
+  'document-retry': 'document-retry',
 };
 
 const delivery = (mode: 'ok' | 'refuse') => ({ type: 'webhook.deliver', input: { url: receiver.url, payload: { mode } } });
@@ -181,8 +192,24 @@ async function waitForBatches(): Promise<void> {
   }
 }
 
+/** Documents of the `document-failed` blocks. */
+const failedDocuments: string[] = [];
+
+async function waitUntilDocumentsFailed(ids: string[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const rows = await stack.db.select({ status: documents.status }).from(documents).where(inArray(documents.id, ids));
+    if (rows.length === ids.length && rows.every((r) => r.status === 'failed')) return;
+    if (Date.now() > deadline) throw new Error(`documents not failed yet: ${JSON.stringify(rows)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 beforeAll(async () => {
   stack = await startTestStack('ops-runbook');
+  // Only the documents queue gets real workers: the other queues' states need the buggy worker or none.
+  const documentWorkers = await startDocumentWorkers(stack);
+  stopDocumentWorkers = documentWorkers;
   receiver = await startReceiver((_n, req) => (req.body.includes('"refuse"') ? { status: 503 } : { status: 200 }));
   buggy = await startBuggyWorker(stack);
   const t = await createTenant(stack.db, 'runbook batch tenant');
@@ -217,6 +244,15 @@ beforeAll(async () => {
         const id = await createJob(stack.keys.submitter, delivery('refuse'));
         retrying.push(id);
         envOf.set(b.id, forJob(id));
+      } else if (state === 'document-failed') {
+        const form = new FormData();
+        // Different bytes per block (same bytes would be one deduplicated document).
+        form.set('file', new Blob([`%PDF-1.7\nnot really a PDF (${b.id})\n%%EOF`], { type: 'application/pdf' }), `broken-${b.id}.pdf`);
+        const res = await fetch(`${stack.apiUrl}/v1/documents`, { method: 'POST', headers: { authorization: `Bearer ${stack.keys.submitter}` }, body: form });
+        expect(res.status).toBe(202);
+        const doc = (await res.json()) as { id: string; jobId: string };
+        failedDocuments.push(doc.id);
+        envOf.set(b.id, { ...forJob(doc.jobId), DOCUMENT_ID: doc.id });
       } else if (state === 'workers-down') {
         const id = await createJob(stack.keys.submitter, { type: 'approval.request', input: { subject: 'nobody polls this queue' } });
         envOf.set(b.id, { ...forJob(id), TASK_QUEUE: `${prefix}default` });
@@ -224,6 +260,7 @@ beforeAll(async () => {
     }),
   );
   for (let i = 0; i < 2; i++) batchJobs.push(await createJob(batchTenant.submitter, delivery('ok')));
+  await waitUntilDocumentsFailed(failedDocuments);
   await Promise.all([waitUntilStuck(stack.keys.operator, [...taskFailing, ...retrying]), waitUntilStuck(batchTenant.operator, batchJobs)]);
 
   for (const b of blocks.filter((x) => stateOf[x.id] === 'finished')) {
@@ -251,6 +288,7 @@ beforeAll(async () => {
   }
 }, 120_000);
 afterAll(async () => {
+  await stopDocumentWorkers?.();
   await buggy?.stop();
   await receiver?.close();
   await stack?.close();

@@ -40,7 +40,7 @@ describe('empty values', () => {
 describe('worker task queues', () => {
   it('polls every catalog queue by default, a chosen subset, and refuses unknown names', async () => {
     const { selectedTaskQueues } = await import('../../workers/create-workers.ts');
-    expect(selectedTaskQueues(loadConfig({})).sort()).toEqual(['default', 'webhooks']);
+    expect(selectedTaskQueues(loadConfig({})).sort()).toEqual(['default', 'documents', 'webhooks']);
     expect(selectedTaskQueues(loadConfig({ JOBPLANE_WORKER_TASK_QUEUES: 'webhooks' }))).toEqual(['webhooks']);
     expect(() => selectedTaskQueues(loadConfig({ JOBPLANE_WORKER_TASK_QUEUES: 'webhooks,nope' }))).toThrow(/unknown queue/);
   });
