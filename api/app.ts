@@ -18,6 +18,7 @@ import { createApiMetrics, httpMetrics } from './metrics.ts';
 import { problemBody, ProblemError } from './problems.ts';
 import { requestLog } from './request-log.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { batchInputRoutes, batchJobRoutes } from './routes/batch-inputs.ts';
 import { codecRoutes } from './routes/codec.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobTypeRoutes } from './routes/job-types.ts';
@@ -98,16 +99,16 @@ export function createApp(deps: AppDeps) {
   app.use(httpMetrics(metrics));
   // Scraped by Prometheus inside the cluster; not behind API keys, so do not expose it publicly.
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: deps.config.bodyLimitBytes,
-      onError: () => {
-        throw new ProblemError('payload-too-large', `the limit is ${deps.config.bodyLimitBytes} bytes`);
-      },
-    }),
-  );
-  app.use('/v1/*', requireJsonBody);
+  const jsonBodyLimit = bodyLimit({
+    maxSize: deps.config.bodyLimitBytes,
+    onError: () => {
+      throw new ProblemError('payload-too-large', `the limit is ${deps.config.bodyLimitBytes} bytes`);
+    },
+  });
+  // Stored item lists stream their own, larger body (JSON or NDJSON) under JOBPLANE_BATCH_INPUT_LIMIT_BYTES.
+  const isListUpload = (c: Context) => c.req.method === 'POST' && /^\/v1\/batch-inputs\/?$/.test(c.req.path);
+  app.use('/v1/*', (c, next) => (isListUpload(c) ? next() : jsonBodyLimit(c, next)));
+  app.use('/v1/*', (c, next) => (isListUpload(c) ? next() : requireJsonBody(c, next)));
   app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
   app.use('/v1/*', auditFailures(deps.db, deps.log));
 
@@ -116,6 +117,8 @@ export function createApp(deps: AppDeps) {
   app.route('/codec', codecRoutes({ db: deps.db, config: deps.config, codec: codecFrom(deps.config) }));
   app.route('/v1/jobs', jobRoutes({ ...deps, onJobCreated: (type, tenant) => metrics.jobsCreated.inc({ type, tenant }) }));
   app.route('/v1/jobs', jobOpsRoutes(deps));
+  app.route('/v1/jobs', batchJobRoutes(deps));
+  app.route('/v1/batch-inputs', batchInputRoutes(deps));
   app.route('/v1/schedules', scheduleRoutes(deps));
   app.route('/v1/job-types', jobTypeRoutes());
   app.route('/v1/tenants', tenantRoutes(deps));

@@ -8,6 +8,15 @@ const alphabet = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower 
  * reading logs).
  */
 export function newJobId(now = Date.now()): string {
+  return newId('job', now);
+}
+
+/** A stored batch item list id: `bin_` + the same 26 sortable chars as job ids. */
+export function newBatchInputId(now = Date.now()): string {
+  return newId('bin', now);
+}
+
+function newId(prefix: string, now: number): string {
   let time = '';
   let t = now;
   for (let i = 0; i < 10; i++) {
@@ -15,7 +24,7 @@ export function newJobId(now = Date.now()): string {
     t = Math.floor(t / 32);
   }
   const rnd = [...randomBytes(16)].map((b) => alphabet[b % 32]).join('');
-  return `job_${time}${rnd}`;
+  return `${prefix}_${time}${rnd}`;
 }
 
 export const jobIdPattern = /^job_[0-9a-z]{26}$/;

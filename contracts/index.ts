@@ -1,15 +1,28 @@
 /** The job catalog: every job type the platform runs. */
 import type { JobContract } from './job-contract.ts';
 import { approvalRequest } from './approval-request.ts';
+import { defineBatchRun } from './batch-run.ts';
+import { noop } from './noop.ts';
 import { webhookDeliver } from './webhook-deliver.ts';
 
 export * from './job-contract.ts';
 export * from './approval-request.ts';
+export * from './batch-run.ts';
+export * from './noop.ts';
 export * from './webhook-deliver.ts';
 
-export const jobCatalog: Readonly<Record<string, JobContract>> = {
+/** Job types a batch may run over (every type but `batch.run` itself). */
+export const batchItemCatalog: Readonly<Record<string, JobContract>> = {
   [webhookDeliver.type]: webhookDeliver as unknown as JobContract,
   [approvalRequest.type]: approvalRequest as unknown as JobContract,
+  [noop.type]: noop as unknown as JobContract,
+};
+
+export const batchRun = defineBatchRun(batchItemCatalog);
+
+export const jobCatalog: Readonly<Record<string, JobContract>> = {
+  ...batchItemCatalog,
+  [batchRun.type]: batchRun as unknown as JobContract,
 };
 
 /** Task queues workers must poll: one per distinct contract queue. */
@@ -17,4 +30,9 @@ export const catalogTaskQueues: readonly string[] = [...new Set(Object.values(jo
 
 export function findJobContract(type: string): JobContract | undefined {
   return Object.hasOwn(jobCatalog, type) ? jobCatalog[type] : undefined;
+}
+
+/** The environment's task-queue prefix, read off a run's own queue (workflows cannot read config). */
+export function taskQueuePrefixOf(runTaskQueue: string, contract: Pick<JobContract, 'taskQueue'>): string {
+  return runTaskQueue.endsWith(contract.taskQueue) ? runTaskQueue.slice(0, -contract.taskQueue.length) : '';
 }

@@ -4,3 +4,4 @@ export * from './jobs.ts';
 export * from './webhook-attempts.ts';
 export * from './audit-events.ts';
 export * from './rate-limit-buckets.ts';
+export * from './batches.ts';
