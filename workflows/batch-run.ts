@@ -28,6 +28,7 @@ import {
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
@@ -290,8 +291,12 @@ export async function batchRunWorkflow(job: JobEnvelope<BatchRunInput>, carried?
         if (s.failed > 0 && windowMs > 0 && !s.finishRequested) {
           s.retryWindowEndsAt ??= Date.now() + windowMs;
           publish();
-          // Ends on retry-failed (a new round starts), `finish`, or the end of the window.
-          await condition(() => !s.roundExhausted || s.finishRequested, Math.max(0, s.retryWindowEndsAt - Date.now()));
+          // Ends on retry-failed (a new round starts), `finish`, or the end of the window. The window's
+          // timer is left to fire rather than cancelled, so the task that accepts `retry-failed` issues no
+          // CancelTimer that could interleave with the update's completion differently on replay.
+          const windowEnd = sleep(Math.max(1, s.retryWindowEndsAt - Date.now()), { summary: 'retry window' });
+          windowEnd.catch(() => undefined);
+          await Promise.race([condition(() => !s.roundExhausted || s.finishRequested), windowEnd]);
           if (!s.roundExhausted) continue;
         }
         break;
