@@ -6,15 +6,18 @@ import type { Summary } from './util.ts';
 import type { W1Result } from './w1-start-latency.ts';
 import type { W2Result } from './w2-throughput.ts';
 import type { BurstPhase, W3Result } from './w3-burst.ts';
+import type { FanoutPhase, W4Result } from './w4-fanout.ts';
 
 export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   machine: ReturnType<typeof machineInfo>;
   config: { w1N: number; w2N: number; w2Concurrency: number; warmup: number; postgres: string; temporalCli: string };
-  w1: W1Result;
-  w2: W2Result;
-  w3: W3Result;
+  /** Absent when BENCH_WORKLOADS left the workload out. */
+  w1?: W1Result;
+  w2?: W2Result;
+  w3?: W3Result;
+  w4?: W4Result;
 }
 
 export const resultsDir = path.join(import.meta.dirname, 'results');
@@ -54,44 +57,67 @@ const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p9
 
 export function formatResults(r: BenchResults): string {
   const m = r.machine;
-  const { w1, w2, w3 } = r;
-  const w3s = w3.settings;
+  const { w1, w2, w3, w4 } = r;
+  const sections: string[][] = [];
+  if (w1) {
+    sections.push([
+      `W1 start latency (ms, ${w1.n} sequential, interleaved)`,
+      table([
+        ['path', 'p50', 'p99', 'mean', 'n'],
+        latencyRow('POST /v1/jobs (api)', w1.api),
+        latencyRow('workflow.start (sdk)', w1.sdk),
+        latencyRow('plain Hono POST (http)', w1.plainHttp),
+        latencyRow('Postgres insert+commit', w1.postgresCommit),
+      ]),
+      `ratio api/sdk: p50 ${w1.ratio.p50.toFixed(2)}x, p99 ${w1.ratio.p99.toFixed(2)}x`,
+    ]);
+  }
+  if (w2) {
+    sections.push([
+      `W2 throughput (${w2.n} webhook.deliver jobs, ${w2.concurrency} in flight, until all closed)`,
+      table([
+        ['path', 'jobs/s', 'total s', 'submit s', 'deliveries'],
+        ...(['api', 'sdk'] as const).map((k) => [
+          k === 'api' ? 'POST /v1/jobs (api)' : 'workflow.start (sdk)',
+          w2[k].jobsPerSec.toFixed(1),
+          w2[k].seconds.toFixed(2),
+          w2[k].submitSeconds.toFixed(2),
+          String(w2[k].deliveries),
+        ]),
+      ]),
+      `ratio api/sdk jobs/s: ${w2.ratio.toFixed(2)}x`,
+    ]);
+  }
+  if (w3) {
+    const w3s = w3.settings;
+    sections.push([
+      `W3 burst (${w3s.n} webhook.deliver jobs started at once via SDK, receiver ${w3s.receiverDelayMs} ms, ${w3s.slots} activity slots per process)`,
+      table([
+        ['workers', 'procs', 'drain s', 'submit s', 'jobs/s', 'max backlog', 'max age s', 'wft s2s p99 ms', 'act s2s p99 ms', 'worker CPU s/1k', 'server CPU s'],
+        burstRow('1 process (fixed)', w3.single),
+        burstRow(`pool --pool 1..${w3s.poolMax}`, w3.pool),
+      ]),
+      `ratio pool/single: drain ${w3.ratio.drainSeconds.toFixed(2)}x, max backlog ${w3.ratio.maxBacklog.toFixed(2)}x, ` +
+        `max age ${w3.ratio.maxBacklogAgeSeconds.toFixed(2)}x, wft s2s p99 ${w3.ratio.workflowTaskScheduleToStartP99.toFixed(2)}x, act s2s p99 ${w3.ratio.scheduleToStartP99.toFixed(2)}x, CPU/1k ${w3.ratio.workerCpuSecondsPer1000.toFixed(2)}x`,
+    ]);
+  }
+  if (w4) {
+    const row = (label: string, p: FanoutPhase) => [label, String(p.items), p.seconds.toFixed(1), p.itemsPerSec.toFixed(1), String(p.workerPeakRssMiB), p.runs === undefined ? '-' : String(p.runs)];
+    sections.push([
+      `W4 fan-out (${w4.settings.n} noop items; batch concurrency ${w4.settings.concurrency}, one-by-one ${w4.settings.submitConcurrency} starts in flight; one worker process per phase)`,
+      table([
+        ['path', 'items', 'total s', 'items/s', 'worker peak RSS MiB', 'runs'],
+        row('one batch.run (api, stored list)', w4.batch),
+        row('separate workflows (sdk)', w4.separate),
+      ]),
+      `ratio batch/separate: items/s ${w4.ratio.itemsPerSec.toFixed(2)}x, worker peak RSS ${w4.ratio.workerPeakRss.toFixed(2)}x`,
+    ]);
+  }
   return [
     `Jobplane bench — ${r.startedAt}`,
     `machine: ${m.cpus} CPU (${m.cpuModel}), ${m.totalMemMiB} MiB, node ${m.node}, ${m.platform}`,
     `postgres: ${r.config.postgres}; warm-up ${r.config.warmup} of each`,
-    '',
-    `W1 start latency (ms, ${w1.n} sequential, interleaved)`,
-    table([
-      ['path', 'p50', 'p99', 'mean', 'n'],
-      latencyRow('POST /v1/jobs (api)', w1.api),
-      latencyRow('workflow.start (sdk)', w1.sdk),
-      latencyRow('plain Hono POST (http)', w1.plainHttp),
-      latencyRow('Postgres insert+commit', w1.postgresCommit),
-    ]),
-    `ratio api/sdk: p50 ${w1.ratio.p50.toFixed(2)}x, p99 ${w1.ratio.p99.toFixed(2)}x`,
-    '',
-    `W2 throughput (${w2.n} webhook.deliver jobs, ${w2.concurrency} in flight, until all closed)`,
-    table([
-      ['path', 'jobs/s', 'total s', 'submit s', 'deliveries'],
-      ...(['api', 'sdk'] as const).map((k) => [
-        k === 'api' ? 'POST /v1/jobs (api)' : 'workflow.start (sdk)',
-        w2[k].jobsPerSec.toFixed(1),
-        w2[k].seconds.toFixed(2),
-        w2[k].submitSeconds.toFixed(2),
-        String(w2[k].deliveries),
-      ]),
-    ]),
-    `ratio api/sdk jobs/s: ${w2.ratio.toFixed(2)}x`,
-    '',
-    `W3 burst (${w3s.n} webhook.deliver jobs started at once via SDK, receiver ${w3s.receiverDelayMs} ms, ${w3s.slots} activity slots per process)`,
-    table([
-      ['workers', 'procs', 'drain s', 'submit s', 'jobs/s', 'max backlog', 'max age s', 'wft s2s p99 ms', 'act s2s p99 ms', 'worker CPU s/1k', 'server CPU s'],
-      burstRow('1 process (fixed)', w3.single),
-      burstRow(`pool --pool 1..${w3s.poolMax}`, w3.pool),
-    ]),
-    `ratio pool/single: drain ${w3.ratio.drainSeconds.toFixed(2)}x, max backlog ${w3.ratio.maxBacklog.toFixed(2)}x, ` +
-      `max age ${w3.ratio.maxBacklogAgeSeconds.toFixed(2)}x, wft s2s p99 ${w3.ratio.workflowTaskScheduleToStartP99.toFixed(2)}x, act s2s p99 ${w3.ratio.scheduleToStartP99.toFixed(2)}x, CPU/1k ${w3.ratio.workerCpuSecondsPer1000.toFixed(2)}x`,
+    ...sections.flatMap((sec) => ['', ...sec]),
   ].join('\n');
 }
 

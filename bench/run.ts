@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: W1 (start latency), W2 (throughput) and W3 (burst: one
- * worker process against the local pool) on one Temporal dev server in one
- * run, each against a baseline measured side by side. Bounded by
- * BENCH_TIMEOUT_MS; whatever happens, everything started is stopped.
+ * `npm run bench`: W1 (start latency), W2 (throughput), W3 (burst: one
+ * worker process against the local pool) and W4 (fan-out: one batch.run
+ * against the same items as separate workflows) on one Temporal dev server in
+ * one run, each against a baseline measured side by side. `BENCH_WORKLOADS`
+ * (e.g. `w1,w4`) selects workloads. Bounded by BENCH_TIMEOUT_MS; whatever
+ * happens, everything started is stopped.
  */
 import { setMaxListeners } from 'node:events';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -13,6 +15,7 @@ import { envInt, untilAborted } from './util.ts';
 import { runW1 } from './w1-start-latency.ts';
 import { runW2 } from './w2-throughput.ts';
 import { runW3 } from './w3-burst.ts';
+import { runW4 } from './w4-fanout.ts';
 
 // Before any native connection: the Runtime can be installed only once, and
 // worker chatter below WARN would bury the table.
@@ -34,19 +37,29 @@ const settings = {
     poolScaleDownWindowMs: 10_000,
     warmup: envInt('BENCH_WARMUP', 10),
   },
-  timeoutMs: envInt('BENCH_TIMEOUT_MS', 10 * 60_000),
+  w4: {
+    n: envInt('BENCH_W4_N', 10_000),
+    concurrency: envInt('BENCH_W4_CONCURRENCY', 200),
+    submitConcurrency: envInt('BENCH_W4_SUBMIT_CONCURRENCY', 64),
+  },
+  // W4's 2 × 10,000 items take most of this on a shared 2-core machine.
+  timeoutMs: envInt('BENCH_TIMEOUT_MS', 45 * 60_000),
+  /** Workloads to run, comma-separated (`w1,w2,w3,w4`); all by default. */
+  workloads: new Set((process.env.BENCH_WORKLOADS || 'w1,w2,w3,w4').split(',').map((w) => w.trim().toLowerCase())),
 };
+const enabled = (w: string) => settings.workloads.has(w);
 
 async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
   log('starting Temporal dev server, Postgres, receiver; bundling workflows');
   const base = await startBase(cleanup, signal);
   signal.throwIfAborted();
-  log(`W1: ${settings.w1N} sequential starts each via API, SDK and plain HTTP`);
-  const w1 = await runW1(base, settings.w1N, settings.warmup, signal);
-  log(`W2: ${settings.w2N} jobs via API, then via SDK, ${settings.w2Concurrency} in flight`);
-  const w2 = await runW2(base, settings.w2N, settings.w2Concurrency, settings.warmup, signal);
-  const w3 = await runW3(base, settings.w3, signal, log);
+  if (enabled('w1')) log(`W1: ${settings.w1N} sequential starts each via API, SDK and plain HTTP`);
+  const w1 = enabled('w1') ? await runW1(base, settings.w1N, settings.warmup, signal) : undefined;
+  if (enabled('w2')) log(`W2: ${settings.w2N} jobs via API, then via SDK, ${settings.w2Concurrency} in flight`);
+  const w2 = enabled('w2') ? await runW2(base, settings.w2N, settings.w2Concurrency, settings.warmup, signal) : undefined;
+  const w3 = enabled('w3') ? await runW3(base, settings.w3, signal, log) : undefined;
+  const w4 = enabled('w4') ? await runW4(base, settings.w4, signal, log) : undefined;
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -59,9 +72,10 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
       postgres: base.postgres,
       temporalCli: base.temporalCliVersion,
     },
-    w1,
-    w2,
-    w3,
+    ...(w1 && { w1 }),
+    ...(w2 && { w2 }),
+    ...(w3 && { w3 }),
+    ...(w4 && { w4 }),
   };
 }
 
