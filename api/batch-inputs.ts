@@ -67,14 +67,17 @@ async function* parseItems(format: BatchInputFormat, text: AsyncGenerator<string
   };
   for await (const part of text) {
     rest += part;
+    // Scan from an offset and cut once per chunk: linear in the body, however many lines a chunk holds.
+    let start = 0;
     let nl: number;
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      const line = rest.slice(0, nl).trim();
-      rest = rest.slice(nl + 1);
+    while ((nl = rest.indexOf('\n', start)) >= 0) {
+      const line = rest.slice(start, nl).trim();
+      start = nl + 1;
       if (!line) continue;
       yield parseLine(line);
       index++;
     }
+    rest = rest.slice(start);
   }
   if (rest.trim()) yield parseLine(rest.trim());
 }

@@ -78,6 +78,6 @@ export function outcomeOfFailure(err: unknown): BatchItemOutcome {
   if (cur instanceof CancelledFailure) return { status: 'cancelled' };
   if (cur instanceof ApplicationFailure) return { status: 'failed', type: cur.type ?? 'Error', message: cur.message };
   if (cur instanceof TemporalFailure) return { status: 'failed', type: cur.name.replace(/Failure$/, ''), message: cur.message };
-  // Not a Temporal failure: a bug in this code; let it fail the workflow task so it is retried after a fix.
+  // Not a Temporal failure (a bug): the batch counts the item as failed with type `Error` (see batch-run.ts `start`).
   throw err;
 }

@@ -41,7 +41,7 @@ afterAll(async () => {
 });
 
 describe(`batch.run of ${items} noop items`, () => {
-  it('finishes with every item done, bounded worker memory, and every run below the continue-as-new threshold', { timeout: 16 * 60_000 }, async () => {
+  it('finishes with every item done, bounded worker memory, and every run below the continue-as-new threshold', { timeout: 27 * 60_000 }, async () => {
     const t0 = Date.now();
     const body = Array.from({ length: items }, (_, i) => JSON.stringify({ tag: `n${i}` })).join('\n');
     const upload = await stack.api('/v1/batch-inputs?jobType=noop', { method: 'POST', role: 'submitter', headers: { 'content-type': 'application/x-ndjson' }, body });
@@ -50,8 +50,9 @@ describe(`batch.run of ${items} noop items`, () => {
     expect(list.count).toBe(items);
 
     const { id, workflowId } = await createBatch(stack, { jobType: 'noop', itemsRef: list.id, concurrency });
-    // About 25 items/s on a loaded 2-core machine (the dev server, the worker and this test share it).
-    const job = await waitForJob(stack, id, undefined, 15 * 60_000);
+    // 10–40 items/s on a 2-core machine (the dev server, the worker and this test share it, with whatever else runs):
+    // 4–17 minutes for 10,000. The bound is the worker's CPU per child workflow start (see bench/README.md, W4).
+    const job = await waitForJob(stack, id, undefined, 25 * 60_000);
     const seconds = (Date.now() - t0) / 1000;
     expect(job.status).toBe('succeeded');
     expect(batchRunOutput.parse(job.result)).toEqual({ total: items, succeeded: items, failed: 0, rounds: 1, failures: [], failuresTruncated: false });

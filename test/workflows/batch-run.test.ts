@@ -142,9 +142,12 @@ describe('batch.run', () => {
     await recordHistory(stack.temporal.address, workflowId, 'batch-run', 'cancelled');
   });
 
-  it('a batch of noop items with business failures reports them in the result', async () => {
+  it('a batch of noop items with business failures reports them in the result; `finish` ends the retry window', async () => {
     const items = noopItems(6).map((it, i) => (i % 3 === 1 ? { ...it, fail: true } : it));
-    const { id, workflowId } = await createBatch(stack, { jobType: 'noop', items });
+    const { id, workflowId } = await createBatch(stack, { jobType: 'noop', items, retryWindowSeconds: 3600 });
+    const waiting = await waitForProgress(stack, id, (p) => p.state === 'awaiting-retry');
+    expect(Date.parse(waiting.retryWindowEndsAt!) - Date.now()).toBeGreaterThan(3000_000);
+    expect((await message(stack, id, 'signals', 'finish')).status).toBe(202);
     const job = await waitForJob(stack, id);
     expect(job.status).toBe('succeeded');
     const result = batchRunOutput.parse(job.result);
