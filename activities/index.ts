@@ -1,6 +1,8 @@
 /** Every activity the workers register, built from their dependencies. */
 import type { Db } from '../db/client.ts';
 import type { DestinationAllowlist } from './destination-guard.ts';
+import { createBatchItemWaitActivities } from './batch-item-wait.ts';
+import { createBatchActivities } from './batch-store.ts';
 import { createDocumentEventActivities, type DocumentEventDeps } from './document-events.ts';
 import { createDocumentActivities, type DocumentDeps } from './document-ingestion.ts';
 import { createRetentionActivities } from './document-retention.ts';
@@ -18,6 +20,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createDocumentActivities({ db: deps.db, ...deps.documents }),
     ...createDocumentEventActivities({ db: deps.db, ...deps.documents }),
     ...createRetentionActivities({ db: deps.db, blobs: deps.documents.blobs }),
+    ...createBatchActivities({ db: deps.db }),
+    ...createBatchItemWaitActivities(),
   };
 }
 

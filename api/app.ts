@@ -19,6 +19,7 @@ import { createApiMetrics, httpMetrics } from './metrics.ts';
 import { problemBody, ProblemError } from './problems.ts';
 import { requestLog } from './request-log.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { batchInputRoutes, batchJobRoutes } from './routes/batch-inputs.ts';
 import { codecRoutes } from './routes/codec.ts';
 import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -53,14 +54,16 @@ const requireJsonBody = createMiddleware(async (c, next) => {
 });
 
 /**
- * `POST /v1/documents` streams a multipart body with its own size limit
- * (JOBPLANE_DOCUMENT_MAX_BYTES, api/document-upload.ts): the JSON body limit
- * and the JSON content-type check do not apply to it.
+ * Uploads that stream their own body under their own, larger size limit:
+ * documents (multipart, JOBPLANE_DOCUMENT_MAX_BYTES, api/document-upload.ts)
+ * and stored batch item lists (JSON or NDJSON, JOBPLANE_BATCH_INPUT_LIMIT_BYTES,
+ * api/batch-inputs.ts). The JSON body limit and content-type check skip them.
  */
-const isDocumentUpload = (c: Context) => c.req.method === 'POST' && c.req.path === '/v1/documents';
+const streamedUploads = new Set(['/v1/documents', '/v1/batch-inputs']);
+const isStreamedUpload = (c: Context) => c.req.method === 'POST' && streamedUploads.has(c.req.path.replace(/\/$/, ''));
 
-function exceptDocumentUpload(mw: ReturnType<typeof createMiddleware>) {
-  return createMiddleware(async (c, next) => (isDocumentUpload(c) ? await next() : await mw(c, next)));
+function exceptStreamedUploads(mw: ReturnType<typeof createMiddleware>) {
+  return createMiddleware(async (c, next) => (isStreamedUpload(c) ? await next() : await mw(c, next)));
 }
 
 /** Failed and refused changes are audited too (successes are written by the handlers, in their transactions). */
@@ -116,7 +119,7 @@ export function createApp(deps: AppDeps) {
   app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.use(
     '/v1/*',
-    exceptDocumentUpload(
+    exceptStreamedUploads(
       bodyLimit({
         maxSize: deps.config.bodyLimitBytes,
         onError: () => {
@@ -125,7 +128,7 @@ export function createApp(deps: AppDeps) {
       }),
     ),
   );
-  app.use('/v1/*', exceptDocumentUpload(requireJsonBody));
+  app.use('/v1/*', exceptStreamedUploads(requireJsonBody));
   app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
   app.use('/v1/*', auditFailures(deps.db, deps.log));
 
@@ -134,6 +137,8 @@ export function createApp(deps: AppDeps) {
   app.route('/codec', codecRoutes({ db: deps.db, config: deps.config, codec: codecFrom(deps.config) }));
   app.route('/v1/jobs', jobRoutes({ ...deps, onJobCreated: (type, tenant) => metrics.jobsCreated.inc({ type, tenant }) }));
   app.route('/v1/jobs', jobOpsRoutes(deps));
+  app.route('/v1/jobs', batchJobRoutes(deps));
+  app.route('/v1/batch-inputs', batchInputRoutes(deps));
   app.route('/v1/schedules', scheduleRoutes(deps));
   app.route('/v1/job-types', jobTypeRoutes());
   app.route('/v1/tenants', tenantRoutes(deps));

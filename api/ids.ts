@@ -9,6 +9,11 @@ export function newJobId(now = Date.now()): string {
   return timeSortableId('job', now);
 }
 
+/** A stored batch item list id: `bin_` + the same 26 sortable chars as job ids. */
+export function newBatchInputId(now = Date.now()): string {
+  return timeSortableId('bin', now);
+}
+
 export const jobIdPattern = idPattern('job');
 
 /** `doc_…`, time-sortable like job ids. */

@@ -6,13 +6,14 @@
  */
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
-import { findJobContract, jobCatalog, type JobContract } from '../contracts/index.ts';
+import { batchRun, findJobContract, jobCatalog, type BatchRunInput, type JobContract } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
 import { auditEvents, jobs } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { startJobWorkflow } from '../runtime/job-start.ts';
 import { workflowIdFor } from '../runtime/temporal.ts';
 import type { TenantCaller } from './auth.ts';
+import { checkBatchItemsRef } from './batch-inputs.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { jobIdPattern, newJobId } from './ids.ts';
 import type { JobRow } from './job-view.ts';
@@ -102,6 +103,8 @@ export async function createJob(
       errors: fieldErrors(parsed.error, 'input'),
     });
   }
+  // A batch over a stored list: the list must be this tenant's, of the item type (checked before anything is written).
+  if (contract.type === batchRun.type) await checkBatchItemsRef(deps.db, caller, parsed.data as BatchRunInput);
   const requestHash = sha256Hex(canonicalJson(req));
   // A replay of an accepted key costs nothing; everything else spends a token and must fit under the cap.
   if (!opts.limitsChecked && (!idempotencyKey || !(await keyUsed(deps.db, caller, idempotencyKey)))) await enforceCreateLimits(deps, caller);

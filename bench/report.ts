@@ -6,6 +6,7 @@ import type { Summary } from './util.ts';
 import type { W1Result } from './w1-start-latency.ts';
 import type { W2Result } from './w2-throughput.ts';
 import type { BurstPhase, W3Result } from './w3-burst.ts';
+import type { FanoutPhase, W4Result } from './w4-fanout.ts';
 import type { W5Result } from './w5-documents.ts';
 
 export interface BenchResults {
@@ -17,6 +18,7 @@ export interface BenchResults {
   w1?: W1Result;
   w2?: W2Result;
   w3?: W3Result;
+  w4?: W4Result;
   w5?: W5Result;
 }
 
@@ -57,7 +59,7 @@ const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p9
 
 export function formatResults(r: BenchResults): string {
   const m = r.machine;
-  const { w1, w2, w3, w5 } = r;
+  const { w1, w2, w3, w4, w5 } = r;
   const sections: string[][] = [];
   if (w1) {
     sections.push([
@@ -99,6 +101,18 @@ export function formatResults(r: BenchResults): string {
       ]),
       `ratio pool/single: drain ${w3.ratio.drainSeconds.toFixed(2)}x, max backlog ${w3.ratio.maxBacklog.toFixed(2)}x, ` +
         `max age ${w3.ratio.maxBacklogAgeSeconds.toFixed(2)}x, wft s2s p99 ${w3.ratio.workflowTaskScheduleToStartP99.toFixed(2)}x, act s2s p99 ${w3.ratio.scheduleToStartP99.toFixed(2)}x, CPU/1k ${w3.ratio.workerCpuSecondsPer1000.toFixed(2)}x`,
+    ]);
+  }
+  if (w4) {
+    const row = (label: string, p: FanoutPhase) => [label, String(p.items), p.seconds.toFixed(1), p.itemsPerSec.toFixed(1), String(p.workerPeakRssMiB), p.runs === undefined ? '-' : String(p.runs)];
+    sections.push([
+      `W4 fan-out (${w4.settings.n} noop items; batch concurrency ${w4.settings.concurrency}, one-by-one ${w4.settings.submitConcurrency} starts in flight; one worker process per phase)`,
+      table([
+        ['path', 'items', 'total s', 'items/s', 'worker peak RSS MiB', 'runs'],
+        row('one batch.run (api, stored list)', w4.batch),
+        row('separate workflows (sdk)', w4.separate),
+      ]),
+      `ratio batch/separate: items/s ${w4.ratio.itemsPerSec.toFixed(2)}x, worker peak RSS ${w4.ratio.workerPeakRss.toFixed(2)}x`,
     ]);
   }
   if (w5) {

@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: W1 (start latency), W2 (throughput), W3 (burst: one
- * worker process against the local pool) and W5 (document ingestion) on one
- * Temporal dev server in one run, each against a baseline measured side by
- * side. `BENCH_WORKLOADS` picks a subset. Bounded by
- * BENCH_TIMEOUT_MS; whatever happens, everything started is stopped.
+ * worker process against the local pool), W4 (fan-out: one batch.run
+ * against the same items as separate workflows) and W5 (document ingestion)
+ * on one Temporal dev server in one run, each against a baseline measured
+ * side by side. `BENCH_WORKLOADS` (e.g. `w1,w4`) selects workloads. Bounded
+ * by BENCH_TIMEOUT_MS; whatever happens, everything started is stopped.
  */
 import { setMaxListeners } from 'node:events';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -14,6 +15,7 @@ import { envInt, untilAborted } from './util.ts';
 import { runW1 } from './w1-start-latency.ts';
 import { runW2 } from './w2-throughput.ts';
 import { runW3 } from './w3-burst.ts';
+import { runW4 } from './w4-fanout.ts';
 import { runW5 } from './w5-documents.ts';
 
 // Before any native connection: the Runtime can be installed only once, and
@@ -36,6 +38,11 @@ const settings = {
     poolScaleDownWindowMs: 10_000,
     warmup: envInt('BENCH_WARMUP', 10),
   },
+  w4: {
+    n: envInt('BENCH_W4_N', 10_000),
+    concurrency: envInt('BENCH_W4_CONCURRENCY', 200),
+    submitConcurrency: envInt('BENCH_W4_SUBMIT_CONCURRENCY', 64),
+  },
   w5: {
     n: envInt('BENCH_W5_N', 1000),
     concurrency: envInt('BENCH_W5_CONCURRENCY', 16),
@@ -43,13 +50,14 @@ const settings = {
     searchSample: envInt('BENCH_W5_SEARCH_SAMPLE', 50),
     sequential: envInt('BENCH_W5_SEQUENTIAL', 20),
   },
-  /** `BENCH_WORKLOADS=w5` runs only W5 (comma-separated; default: all). */
+  /** `BENCH_WORKLOADS=w4,w5` runs only those (comma-separated; default: all). */
   workloads: workloadsFromEnv(process.env.BENCH_WORKLOADS),
-  timeoutMs: envInt('BENCH_TIMEOUT_MS', 10 * 60_000),
+  // W4's 2 × 10,000 items take most of this on a shared 2-core machine.
+  timeoutMs: envInt('BENCH_TIMEOUT_MS', 45 * 60_000),
 };
 
 function workloadsFromEnv(raw: string | undefined): Set<string> {
-  const all = ['w1', 'w2', 'w3', 'w5'];
+  const all = ['w1', 'w2', 'w3', 'w4', 'w5'];
   const wanted = (raw ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
   const unknown = wanted.filter((w) => !all.includes(w));
   if (unknown.length > 0) throw new Error(`BENCH_WORKLOADS: unknown workload(s) ${unknown.join(', ')}; known: ${all.join(', ')}`);
@@ -67,6 +75,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
   if (on('w2')) log(`W2: ${settings.w2N} jobs via API, then via SDK, ${settings.w2Concurrency} in flight`);
   const w2 = on('w2') ? await runW2(base, settings.w2N, settings.w2Concurrency, settings.warmup, signal) : undefined;
   const w3 = on('w3') ? await runW3(base, settings.w3, signal, log) : undefined;
+  const w4 = on('w4') ? await runW4(base, settings.w4, signal, log) : undefined;
   const w5 = on('w5') ? await runW5(base, settings.w5, signal, log) : undefined;
   return {
     startedAt,
@@ -80,10 +89,11 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
       postgres: base.postgres,
       temporalCli: base.temporalCliVersion,
     },
-    w1,
-    w2,
-    w3,
-    w5,
+    ...(w1 && { w1 }),
+    ...(w2 && { w2 }),
+    ...(w3 && { w3 }),
+    ...(w4 && { w4 }),
+    ...(w5 && { w5 }),
   };
 }
 

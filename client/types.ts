@@ -6,6 +6,10 @@ import type { z } from 'zod';
 import type {
   approvalRequestInput,
   approvalRequestOutput,
+  batchRun,
+  batchRunOutput,
+  noopInput,
+  noopOutput,
   webhookDeliverInput,
   webhookDeliverOutput,
 } from '../contracts/index.ts';
@@ -51,12 +55,16 @@ export type AuditFilter = Partial<Omit<z.infer<typeof AuditQuery>, 'limit'>> & {
 export interface JobInputs {
   'webhook.deliver': z.input<typeof webhookDeliverInput>;
   'approval.request': z.input<typeof approvalRequestInput>;
+  'batch.run': z.input<typeof batchRun.input>;
+  noop: z.input<typeof noopInput>;
 }
 
 /** Result of each job type when it succeeds, by type name. */
 export interface JobOutputs {
   'webhook.deliver': z.output<typeof webhookDeliverOutput>;
   'approval.request': z.output<typeof approvalRequestOutput>;
+  'batch.run': z.output<typeof batchRunOutput>;
+  noop: z.output<typeof noopOutput>;
 }
 
 export type JobTypeName = keyof JobInputs;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineJob, type JobMessages } from './job-contract.ts';
+import { webhookDeliverInput } from './webhook-deliver.ts';
 
 /** Who acts on a decision: an email or an id from the caller's own user directory. */
 const actor = z.string().min(1).max(200);
@@ -51,6 +52,11 @@ export const decisionStatus = z.object({
   comments: z.array(z.object({ by: z.string(), text: z.string(), at: z.iso.datetime() })),
   decidedBy: z.string().optional(),
   expiresAt: z.iso.datetime(),
+  /** Who may decide now (absent: anyone); escalation may add to it. */
+  approvers: z.array(z.string()).optional(),
+  /** When the reminder / escalation notification was sent. */
+  remindedAt: z.iso.datetime().optional(),
+  escalatedAt: z.iso.datetime().optional(),
 });
 
 /**
@@ -95,8 +101,33 @@ export const approvalRequestInput = z
       .max(30 * 24 * 3600)
       .optional()
       .describe(`Seconds until the request expires (default ${defaultApprovalExpirySeconds}, 7 days)`),
+    /** Where reminder and escalation notifications go (a signed `webhook.deliver` child job each). */
+    notify: z.object({ url: webhookDeliverInput.shape.url }).strict().optional(),
+    remindAfterSeconds: z.number().int().min(1).optional().describe('Send a reminder to `notify.url` this long after the start if nobody decided'),
+    escalateAfterSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Escalate this long after the start if nobody decided: notify `notify.url` and let `escalateTo` decide too'),
+    /** Added to `approvers` on escalation (when `approvers` is empty anyone may already decide). */
+    escalateTo: z.array(actor).min(1).max(20).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    const expiry = v.expiresInSeconds ?? defaultApprovalExpirySeconds;
+    const timed = v.remindAfterSeconds !== undefined || v.escalateAfterSeconds !== undefined;
+    if (timed && !v.notify) ctx.addIssue({ code: 'custom', path: ['notify'], message: 'required with remindAfterSeconds or escalateAfterSeconds' });
+    if (v.notify && !timed) ctx.addIssue({ code: 'custom', path: ['notify'], message: 'give remindAfterSeconds or escalateAfterSeconds too' });
+    if (v.escalateTo && v.escalateAfterSeconds === undefined) ctx.addIssue({ code: 'custom', path: ['escalateTo'], message: 'needs escalateAfterSeconds' });
+    for (const key of ['remindAfterSeconds', 'escalateAfterSeconds'] as const) {
+      const at = v[key];
+      if (at !== undefined && at >= expiry) ctx.addIssue({ code: 'custom', path: [key], message: `must be less than the expiry (${expiry} s)` });
+    }
+    if (v.remindAfterSeconds !== undefined && v.escalateAfterSeconds !== undefined && v.escalateAfterSeconds <= v.remindAfterSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['escalateAfterSeconds'], message: 'must be greater than remindAfterSeconds' });
+    }
+  });
 
 export const approvalRequestOutput = z.object({
   decision: z.enum(['approved', 'rejected', 'expired']),
@@ -115,7 +146,7 @@ export type DecisionStatus = z.infer<typeof decisionStatus>;
 export const approvalRequest = defineJob({
   type: 'approval.request',
   workflowType: 'approvalRequestWorkflow',
-  description: 'Wait for a person to approve or reject a request, or for it to expire.',
+  description: 'Wait for a person to approve or reject a request, with optional reminder and escalation notifications, or for it to expire.',
   input: approvalRequestInput,
   output: approvalRequestOutput,
   taskQueue: 'default',

@@ -389,6 +389,25 @@ export const settings = {
     schema: z.coerce.number().int().min(100).max(1_000_000),
   }),
   // --- end of documents ---
+  // batch.run (job patterns): stored item lists.
+  batchInputLimitBytes: setting({
+    env: 'JOBPLANE_BATCH_INPUT_LIMIT_BYTES',
+    default: '67108864',
+    description: 'Largest body of `POST /v1/batch-inputs` (a stored item list, JSON array or NDJSON, streamed; 413 above)',
+    schema: positiveInt,
+  }),
+  batchInputMaxItems: setting({
+    env: 'JOBPLANE_BATCH_INPUT_MAX_ITEMS',
+    default: '200000',
+    description: 'Most items in one stored list (`POST /v1/batch-inputs`)',
+    schema: positiveInt,
+  }),
+  batchInputMaxItemBytes: setting({
+    env: 'JOBPLANE_BATCH_INPUT_MAX_ITEM_BYTES',
+    default: '65536',
+    description: 'Largest single item of a stored list, as JSON',
+    schema: positiveInt,
+  }),
   devSinkPort: setting({
     env: 'JOBPLANE_DEV_SINK_PORT',
     default: '3100',

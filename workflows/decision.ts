@@ -18,6 +18,7 @@ import {
   log,
   setCurrentDetails,
   setHandler,
+  sleep,
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
@@ -61,16 +62,28 @@ export interface OpenDecision {
   /**
    * Waits until a decision or until `until` (epoch ms, default: expiry),
    * whichever comes first; true if decided.
+   *
+   * `leaveTimer`: a decision leaves the timer running instead of cancelling
+   * it, so the decision's task issues no CancelTimer command that could
+   * interleave with the update's completion (used by every wait of a request
+   * with reminders; the first version's path keeps cancelling, as its
+   * recorded histories do).
    */
-  waitUntil(until?: number, summary?: string): Promise<boolean>;
+  waitUntil(until?: number, summary?: string, opts?: { leaveTimer?: boolean }): Promise<boolean>;
   /** Ends the wait: an undecided request becomes `expired`. Returns once every handler has finished. */
   close(): Promise<DecisionResult>;
+  /** Lets more actors decide (escalation). No effect while anyone may decide (no approvers given). */
+  addApprovers(actors: readonly string[]): void;
+  /** Records that a reminder or an escalation went out (status query and Web UI details). */
+  noteSent(kind: 'reminder' | 'escalation'): void;
 }
 
 /** Registers the decision handlers. Call before the workflow's first `await` so no early message is buffered. */
 export function openDecision(req: DecisionRequest): OpenDecision {
   let outcome: DecisionResult | undefined;
   const comments: DecisionStatus['comments'] = [];
+  const approvers = [...(req.approvers ?? [])];
+  const sent: { reminder?: string; escalation?: string } = {};
   const state = (): DecisionState => outcome?.decision ?? 'pending';
   const nowIso = () => new Date().toISOString(); // workflow time: deterministic on replay
 
@@ -80,7 +93,9 @@ export function openDecision(req: DecisionRequest): OpenDecision {
     lines.push(`- State: ${state()}`);
     if (outcome?.decidedBy) lines.push(`- Decided by: ${outcome.decidedBy} at ${outcome.decidedAt}`);
     if (!outcome) lines.push(`- Expires: ${new Date(req.expiresAt).toISOString()}`);
-    if (req.approvers?.length) lines.push(`- Approvers: ${req.approvers.join(', ')}`);
+    if (approvers.length) lines.push(`- Approvers: ${approvers.join(', ')}`);
+    if (sent.reminder) lines.push(`- Reminder sent: ${sent.reminder}`);
+    if (sent.escalation) lines.push(`- Escalated: ${sent.escalation}`);
     lines.push(`- Comments: ${comments.length}`);
     setCurrentDetails(lines.join('\n'));
   };
@@ -97,7 +112,7 @@ export function openDecision(req: DecisionRequest): OpenDecision {
         nonRetryable: true,
       });
     }
-    if (req.approvers?.length && !req.approvers.includes(parsed.data.by)) {
+    if (approvers.length && !approvers.includes(parsed.data.by)) {
       throw ApplicationFailure.create({
         type: decisionFailureTypes.notAnApprover,
         message: `${parsed.data.by} is not an approver of this request`,
@@ -150,6 +165,9 @@ export function openDecision(req: DecisionRequest): OpenDecision {
       comments: [...comments],
       ...(outcome?.decidedBy !== undefined && { decidedBy: outcome.decidedBy }),
       expiresAt: new Date(req.expiresAt).toISOString(),
+      ...(approvers.length > 0 && { approvers: [...approvers] }),
+      ...(sent.reminder !== undefined && { remindedAt: sent.reminder }),
+      ...(sent.escalation !== undefined && { escalatedAt: sent.escalation }),
     }),
     { description: queries.status.description },
   );
@@ -159,9 +177,18 @@ export function openDecision(req: DecisionRequest): OpenDecision {
     get state() {
       return state();
     },
-    async waitUntil(until = req.expiresAt, summary = 'waiting for a decision until expiry') {
+    async waitUntil(until = req.expiresAt, summary = 'waiting for a decision until expiry', opts = {}) {
       const remaining = until - Date.now();
-      if (remaining > 0 && !outcome) await condition(() => outcome !== undefined, remaining, { summary });
+      if (remaining > 0 && !outcome) {
+        if (opts.leaveTimer) {
+          const timer = sleep(remaining, { summary });
+          // The timer is never awaited once a decision wins the race; its cancellation with the run must not go unhandled.
+          timer.catch(() => undefined);
+          await Promise.race([condition(() => outcome !== undefined), timer]);
+        } else {
+          await condition(() => outcome !== undefined, remaining, { summary });
+        }
+      }
       return outcome !== undefined;
     },
     async close() {
@@ -172,6 +199,15 @@ export function openDecision(req: DecisionRequest): OpenDecision {
       // An update accepted in the last task must get its reply before the run closes.
       await condition(allHandlersFinished);
       return outcome;
+    },
+    addApprovers(actors) {
+      if (approvers.length === 0) return;
+      for (const a of actors) if (!approvers.includes(a)) approvers.push(a);
+      publish();
+    },
+    noteSent(kind) {
+      sent[kind] = nowIso();
+      publish();
     },
   };
 }

@@ -7,3 +7,4 @@ export * from './rate-limit-buckets.ts';
 export * from './documents.ts';
 export * from './document-index.ts';
 export * from './webhook-subscriptions.ts';
+export * from './batches.ts';

@@ -125,9 +125,15 @@ describe('results, messages and delayed starts', () => {
     const res = await stack.api('/v1/job-types', { role: 'viewer' });
     const { items } = (await res.json()) as { items: { type: string; input: { properties: Record<string, unknown> }; updates: Record<string, unknown> }[] };
     const types = Object.fromEntries(items.map((t) => [t.type, t]));
-    expect(Object.keys(types).sort()).toEqual(['approval.request', 'document.ingest', 'webhook.deliver']);
+    expect(Object.keys(types).sort()).toEqual(['approval.request', 'batch.run', 'document.ingest', 'noop', 'webhook.deliver']);
     expect(Object.keys(types['webhook.deliver']!.input.properties)).toEqual(expect.arrayContaining(['url', 'payload', 'eventType']));
     expect(Object.keys(types['approval.request']!.updates).sort()).toEqual(['approve', 'reject']);
+    // batch.run's messages are in the catalog too, so clients and OpenAPI readers find them.
+    const batch = items.find((t) => t.type === 'batch.run') as unknown as { updates: object; signals: object; queries: object; input: { properties: { jobType: { enum: string[] } } } };
+    expect(Object.keys(batch.updates)).toEqual(['retry-failed']);
+    expect(Object.keys(batch.signals).sort()).toEqual(['finish', 'pause', 'resume']);
+    expect(Object.keys(batch.queries)).toEqual(['progress']);
+    expect(batch.input.properties.jobType.enum.sort()).toEqual(['approval.request', 'noop', 'webhook.deliver']);
   });
 });
 

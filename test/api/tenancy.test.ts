@@ -101,6 +101,7 @@ describe('isolation: another tenant’s ids answer 404 like unknown ones and cha
     ['POST', `/v1/jobs/${id}/signals/comment`, { by: 'mallory', text: 'hi' }],
     ['POST', `/v1/jobs/${id}/updates/approve`, { by: 'mallory' }],
     ['GET', `/v1/jobs/${id}/queries/status`],
+    ['GET', `/v1/jobs/${id}/failed-items`],
   ];
 
   it.each(jobRoutes('ID').map(([m, p]) => `${m} ${p}`))('%s', async (label) => {
@@ -141,6 +142,9 @@ describe('role matrix: every route × every role', () => {
     ['POST', '/v1/jobs/ID/cancel', undefined, 'submitter'],
     ['POST', '/v1/jobs/ID/signals/comment', { by: 'a', text: 'b' }, 'submitter'],
     ['POST', '/v1/jobs/ID/updates/approve', { by: 'a' }, 'submitter'],
+    ['GET', '/v1/jobs/ID/failed-items', undefined, 'viewer'],
+    ['GET', '/v1/batch-inputs/bin_00000000000000000000000000', undefined, 'viewer'],
+    ['POST', '/v1/batch-inputs?jobType=noop', [{ tag: 'role matrix' }], 'submitter'],
     ['GET', '/v1/audit', undefined, 'admin'],
     ['GET', '/v1/tenants/TENANT/api-keys', undefined, 'admin'],
     ['POST', '/v1/tenants/TENANT/api-keys', { name: 'm', role: 'viewer' }, 'admin'],

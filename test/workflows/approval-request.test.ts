@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import {
+  approvalRequestInput,
   approvalRequestOutput,
   decisionFailureTypes,
   decisionMessageNames as names,
@@ -18,15 +19,19 @@ import {
 } from '../../contracts/index.ts';
 import { recordHistory } from '../helpers/record-history.ts';
 import { workerDataConverter } from '../../workers/create-workers.ts';
-import { startTestStack, workflowBundlePath, type TestStack } from '../helpers/stack.ts';
+import { startTestStack, waitForJob, workflowBundlePath, type TestStack } from '../helpers/stack.ts';
+import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 
 let stack: TestStack;
+let receiver: Receiver;
 
 beforeAll(async () => {
   stack = await startTestStack('approval');
   await stack.startWorkers();
+  receiver = await startReceiver(() => ({ status: 200 }));
 });
 afterAll(async () => {
+  await receiver?.close();
   await stack?.close();
 });
 
@@ -202,5 +207,121 @@ describe('approval.request', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
     expect((await status(handle)).state).toBe('expired');
     await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'expired');
+  });
+});
+
+/** Notifications the receiver got for one request, by event type. */
+function noticesFor(jobId: string): string[] {
+  return receiver.requests
+    .map((r) => JSON.parse(r.body) as { event: string; jobId: string })
+    .filter((b) => b.jobId === jobId)
+    .map((b) => b.event);
+}
+
+/** Child workflows the run started, by workflow id. */
+async function childStarts(handle: WorkflowHandle): Promise<string[]> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? []);
+}
+
+describe('approval.request reminders, escalation and expiry (short real timers)', () => {
+  it('validates the policy: notify with a time, escalation after the reminder, both before expiry', () => {
+    const paths = (input: unknown) => approvalRequestInput.safeParse(input).error?.issues.map((i) => i.path.join('.')) ?? [];
+    expect(paths({ subject: 's', remindAfterSeconds: 5 })).toEqual(['notify']);
+    expect(paths({ subject: 's', notify: { url: receiver.url } })).toEqual(['notify']);
+    expect(paths({ subject: 's', notify: { url: receiver.url }, remindAfterSeconds: 5, escalateAfterSeconds: 5 })).toEqual(['escalateAfterSeconds']);
+    expect(paths({ subject: 's', notify: { url: receiver.url }, remindAfterSeconds: 60, expiresInSeconds: 30 })).toEqual(['remindAfterSeconds']);
+    expect(paths({ subject: 's', notify: { url: receiver.url }, remindAfterSeconds: 5, escalateTo: ['x'] })).toEqual(['escalateTo']);
+    expect(paths({ subject: 's', notify: { url: receiver.url }, remindAfterSeconds: 5, escalateAfterSeconds: 9, escalateTo: ['x'] })).toEqual([]);
+  });
+
+  it('remind, then approve through the API: one reminder webhook, no escalation', async () => {
+    const res = await stack.api('/v1/jobs', {
+      method: 'POST',
+      role: 'submitter',
+      body: JSON.stringify({
+        type: 'approval.request',
+        input: { subject: 'Ship release 7', notify: { url: receiver.url }, remindAfterSeconds: 1, escalateAfterSeconds: 120, expiresInSeconds: 300 },
+      }),
+    });
+    const job = (await res.json()) as { id: string; workflowId: string };
+    expect(res.status).toBe(201);
+    await expect.poll(() => noticesFor(job.id), { timeout: 30_000 }).toEqual(['approval.reminder']);
+    const status = (await (await stack.api(`/v1/jobs/${job.id}/queries/status`, { role: 'viewer' })).json()) as { result: DecisionStatus };
+    expect(status.result.state).toBe('pending');
+    expect(status.result.remindedAt).toBeDefined();
+    expect(status.result.escalatedAt).toBeUndefined();
+    const decided = await stack.api(`/v1/jobs/${job.id}/updates/approve`, { method: 'POST', role: 'submitter', body: JSON.stringify({ by: 'ops@example.com' }) });
+    expect(decided.status).toBe(200);
+    expect((await waitForJob(stack, job.id)).result).toMatchObject({ decision: 'approved', decidedBy: 'ops@example.com' });
+    const reminder = receiver.requests.find((r) => (JSON.parse(r.body) as { jobId: string }).jobId === job.id)!;
+    expect(reminder.headers['jobplane-signature']).toMatch(/t=\d+,v1=/);
+    const handle = stack.client.workflow.getHandle(job.workflowId);
+    expect(await childStarts(handle)).toEqual([`${job.workflowId}/reminder`]);
+    expect(noticesFor(job.id)).toEqual(['approval.reminder']);
+    await recordHistory(stack.temporal.address, job.workflowId, 'approval-request', 'reminded-then-approved');
+  });
+
+  it('escalate: escalateTo may decide only after the escalation, which is notified', async () => {
+    const { handle, workflowId } = await startApproval({
+      subject: 'Wire 1M',
+      approvers: ['alice'],
+      notify: { url: receiver.url },
+      remindAfterSeconds: 1,
+      escalateAfterSeconds: 4,
+      escalateTo: ['boss'],
+      expiresInSeconds: 300,
+    });
+    const jobId = workflowId.slice(stack.tenantId.length + 1);
+    // After the reminder, before the escalation: boss may not decide yet.
+    await expect.poll(() => noticesFor(jobId), { timeout: 30_000 }).toContain('approval.reminder');
+    if (!(await status(handle)).escalatedAt) {
+      const early = await refusal(handle.executeUpdate(names.approve, { args: [{ by: 'boss' }] }));
+      expect(early.type).toBe(decisionFailureTypes.notAnApprover);
+    }
+    await expect.poll(() => noticesFor(jobId), { timeout: 30_000 }).toEqual(['approval.reminder', 'approval.escalation']);
+    await expect.poll(async () => (await status(handle)).escalatedAt, { timeout: 10_000 }).toBeDefined();
+    expect((await status(handle)).approvers).toEqual(['alice', 'boss']);
+    const escalation = receiver.requests.map((r) => JSON.parse(r.body) as Record<string, unknown>).find((b) => b.jobId === jobId && b.event === 'approval.escalation');
+    expect(escalation).toMatchObject({ subject: 'Wire 1M', approvers: ['alice'], escalatedTo: ['boss'] });
+    await handle.executeUpdate(names.approve, { args: [{ by: 'boss' }] });
+    expect(await handle.result()).toMatchObject({ decision: 'approved', decidedBy: 'boss' });
+    await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'escalated-then-approved');
+  });
+
+  it('reject before the reminder: nothing is sent', async () => {
+    const { handle, workflowId } = await startApproval({ subject: 'Quick no', notify: { url: receiver.url }, remindAfterSeconds: 2, expiresInSeconds: 60 });
+    await handle.executeUpdate(names.reject, { args: [{ by: 'carl' }] });
+    expect(await handle.result()).toMatchObject({ decision: 'rejected', decidedBy: 'carl' });
+    expect(await childStarts(handle)).toEqual([]);
+    await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'rejected-before-reminder');
+  });
+
+  it('remind, escalate, expire; a reset replaying the same timers sends nothing twice', async () => {
+    const { handle, workflowId } = await startApproval({
+      subject: 'Nobody cares',
+      notify: { url: receiver.url },
+      remindAfterSeconds: 1,
+      escalateAfterSeconds: 2,
+      expiresInSeconds: 3,
+    });
+    const jobId = workflowId.slice(stack.tenantId.length + 1);
+    expect(await handle.result()).toEqual({ decision: 'expired' });
+    await expect.poll(() => noticesFor(jobId), { timeout: 30_000 }).toEqual(['approval.reminder', 'approval.escalation']);
+    await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'reminded-escalated-expired');
+
+    // Reset to the first workflow task: the new run passes both timers again.
+    const events = (await handle.fetchHistory()).events ?? [];
+    const firstTask = events.find((e) => e.workflowTaskCompletedEventAttributes)!;
+    const { runId } = await stack.client.workflowService.resetWorkflowExecution({
+      namespace: stack.config.temporalNamespace,
+      workflowExecution: { workflowId },
+      reason: 'approval reset test',
+      workflowTaskFinishEventId: firstTask.eventId,
+      requestId: `reset-${workflowId}`,
+    });
+    expect(await stack.client.workflow.getHandle(workflowId, runId!).result()).toEqual({ decision: 'expired' });
+    for (const kind of ['reminder', 'escalation']) expect((await stack.client.workflow.count(`WorkflowId = "${workflowId}/${kind}"`)).count).toBe(1);
+    expect(noticesFor(jobId)).toEqual(['approval.reminder', 'approval.escalation']);
   });
 });
