@@ -3,7 +3,7 @@ import { defineJob, type JobMessages } from './job-contract.ts';
 import { webhookDeliverInput } from './webhook-deliver.ts';
 
 /** Who acts on a decision: an email or an id from the caller's own user directory. */
-const actor = z.string().min(1).max(200);
+const actor = () => z.string().min(1).max(200);
 
 /** Update, signal and query names of a decision; the workflow and the API both use these. */
 export const decisionMessageNames = {
@@ -26,12 +26,21 @@ export const decisionFailureTypes = {
 export const decisionStates = ['pending', 'approved', 'rejected', 'expired'] as const;
 export type DecisionState = (typeof decisionStates)[number];
 
-export const decisionUpdateInput = z
-  .object({
-    by: actor,
-    comment: z.string().max(2000).optional(),
-  })
-  .strict();
+/**
+ * Schemas a workflow parses with are built by a function, and workflows build
+ * their own copy: the contracts are preloaded into the workflow sandbox once
+ * and deep-frozen there (workers/workflow-bundle.ts), and zod memoizes into a
+ * schema the first time it parses, which a frozen schema refuses. Every part
+ * of the tree must be fresh, so nothing here reuses a schema constant.
+ */
+export const newDecisionUpdateInput = () =>
+  z
+    .object({
+      by: actor(),
+      comment: z.string().max(2000).optional(),
+    })
+    .strict();
+export const decisionUpdateInput = newDecisionUpdateInput();
 
 export const decisionUpdateOutput = z.object({
   decision: z.enum(['approved', 'rejected']),
@@ -39,12 +48,15 @@ export const decisionUpdateOutput = z.object({
   decidedAt: z.iso.datetime(),
 });
 
-export const commentSignalInput = z
-  .object({
-    by: actor,
-    text: z.string().min(1).max(2000),
-  })
-  .strict();
+/** Built by a function for the same reason as {@link newDecisionUpdateInput}. */
+export const newCommentSignalInput = () =>
+  z
+    .object({
+      by: actor(),
+      text: z.string().min(1).max(2000),
+    })
+    .strict();
+export const commentSignalInput = newCommentSignalInput();
 
 export const decisionStatus = z.object({
   state: z.enum(decisionStates),
@@ -93,7 +105,7 @@ export const approvalRequestInput = z
     subject: z.string().min(1).max(200),
     details: z.string().max(5000).optional(),
     /** Who may decide; when absent anyone the API lets through may. */
-    approvers: z.array(actor).max(20).optional(),
+    approvers: z.array(actor()).max(20).optional(),
     expiresInSeconds: z
       .number()
       .int()
@@ -111,7 +123,7 @@ export const approvalRequestInput = z
       .optional()
       .describe('Escalate this long after the start if nobody decided: notify `notify.url` and let `escalateTo` decide too'),
     /** Added to `approvers` on escalation (when `approvers` is empty anyone may already decide). */
-    escalateTo: z.array(actor).min(1).max(20).optional(),
+    escalateTo: z.array(actor()).min(1).max(20).optional(),
   })
   .strict()
   .superRefine((v, ctx) => {

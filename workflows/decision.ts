@@ -22,11 +22,11 @@ import {
 } from '@temporalio/workflow';
 import type { z } from 'zod';
 import {
-  commentSignalInput,
   decisionFailureTypes,
   decisionMessageNames as names,
   decisionMessages,
-  decisionUpdateInput,
+  newCommentSignalInput,
+  newDecisionUpdateInput,
   type CommentSignalInput,
   type DecisionState,
   type DecisionStatus,
@@ -80,6 +80,9 @@ export interface OpenDecision {
 
 /** Registers the decision handlers. Call before the workflow's first `await` so no early message is buffered. */
 export function openDecision(req: DecisionRequest): OpenDecision {
+  // This workflow's own schemas: the contracts' instances are shared and frozen (see newDecisionUpdateInput).
+  const decisionUpdateInput = newDecisionUpdateInput();
+  const commentSignalInput = newCommentSignalInput();
   let outcome: DecisionResult | undefined;
   const comments: DecisionStatus['comments'] = [];
   const approvers = [...(req.approvers ?? [])];
