@@ -15,7 +15,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { documentChunks, documentClassifications, documents, documentTexts } from '../db/schema/index.ts';
 import { documentFailureTypes, type Classification, type DocumentContentType } from '../contracts/index.ts';
-import type { BlobStore } from '../runtime/blob-store.ts';
+import { BlobTooLargeError, readBlob, type BlobStore } from '../runtime/blob-store.ts';
 import { chunkPages } from './document-chunks.ts';
 import type { Classifier } from './document-classifier.ts';
 import { currentLineage } from './document-lineage.ts';
@@ -277,17 +277,10 @@ export function createDocumentActivities(deps: DocumentDeps) {
 }
 
 async function readBlobOrFail(blobs: BlobStore, key: string, maxBytes: number): Promise<Buffer | undefined> {
-  const stream = await blobs.get(key);
-  if (!stream) return undefined;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      stream.destroy();
-      throw fail(documentFailureTypes.blobCorrupt, `stored blob is larger than the ${maxBytes}-byte document limit`);
-    }
-    chunks.push(chunk as Buffer);
+  try {
+    return await readBlob(blobs, key, maxBytes);
+  } catch (err) {
+    if (err instanceof BlobTooLargeError) throw fail(documentFailureTypes.blobCorrupt, `stored blob is larger than the ${maxBytes}-byte document limit`);
+    throw err;
   }
-  return Buffer.concat(chunks);
 }

@@ -70,11 +70,41 @@ export function devServerArgs(opts: DevServerOptions & { port: number }): string
   return args;
 }
 
+/** How many times a server that dies during start-up is started again on a fresh port (only when no port was asked for). */
+const startAttempts = 3;
+
+/**
+ * Starts the dev server and waits for its frontend. Without a fixed `port`, a
+ * server that exits during start-up is tried again on a fresh port: the port
+ * `freePort()` found can be taken by another process (another test file's
+ * server binding its internal ports) before this one binds it.
+ */
 export async function startDevServer(opts: DevServerOptions): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(opts);
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= startAttempts || !(err instanceof DevServerExitedError)) throw err;
+    }
+  }
+}
+
+/** Thrown when the server process exits before its frontend answered; carries the end of its output. */
+export class DevServerExitedError extends Error {
+  override name = 'DevServerExitedError';
+}
+
+async function startDevServerOnce(opts: DevServerOptions): Promise<DevServer> {
   const port = opts.port ?? (await freePort());
+  const inherit = opts.stdio === 'inherit';
   const child = spawn(opts.cliPath, devServerArgs({ ...opts, port }), {
-    stdio: ['ignore', opts.stdio ?? 'ignore', opts.stdio ?? 'ignore'],
+    stdio: ['ignore', inherit ? 'inherit' : 'ignore', inherit ? 'inherit' : 'pipe'],
     detached: opts.detached ?? false,
+  });
+  // Keep the end of stderr, so a server that dies during start-up says why.
+  let stderrTail = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderrTail = (stderrTail + chunk.toString()).slice(-4000);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = `127.0.0.1:${port}`;
@@ -86,11 +116,16 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
     clearTimeout(timer);
   };
   try {
-    await waitForFrontend(address, opts.readyTimeoutMs ?? 60_000, () => child.exitCode !== null);
+    await waitForFrontend(address, opts.readyTimeoutMs ?? 60_000, () => child.exitCode !== null || child.signalCode !== null);
   } catch (err) {
     await stop();
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new DevServerExitedError(`${(err as Error).message}; its last output:\n${stderrTail.trim() || '(none)'}`);
+    }
     throw err;
   }
+  // From here on the pipe is only drained, never read.
+  child.stderr?.removeAllListeners('data').resume();
   return { address, port, process: child, stop };
 }
 
