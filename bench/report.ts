@@ -150,13 +150,17 @@ export function formatResults(r: BenchResults): string {
   ].join('\n');
 }
 
-/** Writes `<timestamp>.json` and `latest.json`, each via a `.tmp` file so a reader never sees half a file. */
-export function writeResults(r: BenchResults): string[] {
+/**
+ * Writes `<timestamp>.json`, and `latest.json` when `latest` is set (a run of
+ * every workload: a partial run must not replace the figures the README
+ * quotes), each via a `.tmp` file so a reader never sees half a file.
+ */
+export function writeResults(r: BenchResults, { latest }: { latest: boolean }): string[] {
   mkdirSync(resultsDir, { recursive: true });
   // Colons are not allowed in Windows file names.
   const stamp = r.startedAt.replace(/:/g, '-');
   const json = `${JSON.stringify(r, null, 2)}\n`;
-  return [`${stamp}.json`, 'latest.json'].map((name) => {
+  return [`${stamp}.json`, ...(latest ? ['latest.json'] : [])].map((name) => {
     const file = path.join(resultsDir, name);
     writeFileSync(`${file}.tmp`, json);
     renameSync(`${file}.tmp`, file);

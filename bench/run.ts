@@ -22,6 +22,9 @@ import { runW5 } from './w5-documents.ts';
 // worker chatter below WARN would bury the table.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
+/** Every workload, in the order they run. */
+const allWorkloads = ['w1', 'w2', 'w3', 'w4', 'w5'];
+
 const settings = {
   w1N: envInt('BENCH_W1_N', 200),
   w2N: envInt('BENCH_W2_N', 500),
@@ -57,7 +60,7 @@ const settings = {
 };
 
 function workloadsFromEnv(raw: string | undefined): Set<string> {
-  const all = ['w1', 'w2', 'w3', 'w4', 'w5'];
+  const all = allWorkloads;
   const wanted = (raw ?? '').split(',').map((w) => w.trim().toLowerCase()).filter(Boolean);
   const unknown = wanted.filter((w) => !all.includes(w));
   if (unknown.length > 0) throw new Error(`BENCH_WORKLOADS: unknown workload(s) ${unknown.join(', ')}; known: ${all.join(', ')}`);
@@ -134,7 +137,7 @@ async function main(): Promise<void> {
   try {
     const results = await untilAborted(work, stop.signal);
     console.log(formatResults(results));
-    for (const file of writeResults(results)) log(`wrote ${file}`);
+    for (const file of writeResults(results, { latest: allWorkloads.every((w) => settings.workloads.has(w)) })) log(`wrote ${file}`);
   } catch (err) {
     log(`failed: ${(err as Error).stack ?? String(err)}`);
     process.exitCode = 1;
