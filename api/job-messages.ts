@@ -3,7 +3,18 @@
  * and payloads are checked against the contract's zod schemas before
  * anything reaches Temporal; unknown names answer 404.
  */
-import { ApplicationFailure, QueryNotRegisteredError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
+import {
+  ApplicationFailure,
+  isGrpcServiceError,
+  QueryNotRegisteredError,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+} from '@temporalio/client';
 import type { z } from 'zod';
 import { findJobContract } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
@@ -51,19 +62,50 @@ export async function updateJob(
 ): Promise<unknown> {
   const input = parse(messageDef(row, 'updates', name).input, body);
   await assertRunning(deps.client, row);
-  try {
-    const result = await deps.client.workflow.getHandle(row.workflowId).executeUpdate(name, { args: [input] });
-    await audit(deps.db, caller, `job.update.${name}`, row.id, requestId);
-    return result;
-  } catch (err) {
-    throw updateProblem(row, err);
+  const handle = deps.client.workflow.getHandle(row.workflowId);
+  // One id for every attempt: should an attempt have been applied after all, the server answers the next with its outcome.
+  const updateId = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await handle.executeUpdate(name, { args: [input], updateId });
+      await audit(deps.db, caller, `job.update.${name}`, row.id, requestId);
+      return result;
+    } catch (err) {
+      if (!abortedWithItsTask(err) || attempt === updateAttempts) throw updateProblem(row, err);
+      await setTimeout(50 * attempt);
+    }
   }
+}
+
+const grpcFailedPrecondition = 9;
+
+/** Attempts at an update the server aborted with its workflow task (see {@link abortedWithItsTask}). */
+const updateAttempts = 4;
+
+/**
+ * The server refused the workflow task that carried the update, so the update
+ * was not applied: typically the task accepted it and closed the run while
+ * another event (a signal, a child's completion) arrived, and the run must see
+ * that event first. The server calls this WorkflowNotReady (gRPC
+ * FAILED_PRECONDITION) and leaves the retry to the caller; the next task
+ * replays with the new event and takes the update afresh.
+ */
+function abortedWithItsTask(err: unknown): boolean {
+  const cause = err instanceof ServiceError ? err.cause : undefined;
+  return isGrpcServiceError(cause) && cause.code === grpcFailedPrecondition;
 }
 
 /** Maps a refused update to the problem its contract declares (see `JobMessages.failures`). */
 function updateProblem(row: JobRow, err: unknown): unknown {
   // The run closed between our check and the update: the decision can no longer be taken.
   if (err instanceof WorkflowNotFoundError) return new ProblemError('job-already-finished', `job ${row.id} has finished`);
+  // No worker took the update before the RPC deadline. It stays admitted and may still apply: say so instead of a bare 500.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+    return new ProblemError('workers-unavailable', `no worker completed update for job ${row.id} in time; it may still apply, so read the job's status before retrying`);
+  }
+  if (abortedWithItsTask(err)) {
+    return new ProblemError('update-not-applied', `job ${row.id} could not take the update ${updateAttempts} times in a row; it was not applied, retry later`);
+  }
   if (!(err instanceof WorkflowUpdateFailedError)) return err;
   const cause = err.cause;
   if (!(cause instanceof ApplicationFailure)) return new ProblemError('update-rejected', (cause as Error | undefined)?.message ?? err.message);

@@ -22,6 +22,7 @@ export const problems = {
   'update-rejected': { status: 400, title: 'The job rejected the update' },
   'update-conflict': { status: 409, title: 'The job’s state does not allow this update any more' },
   'workers-unavailable': { status: 503, title: 'No worker answered for this job; retry later' },
+  'update-not-applied': { status: 503, title: 'The job could not take the update now; it was not applied, retry later' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
   'unsupported-media-type': { status: 415, title: 'Content-Type must be application/json' },
   'unsupported-document-type': { status: 415, title: 'Documents must be PDF, plain text, Markdown, HTML or CSV' },

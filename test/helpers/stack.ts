@@ -69,8 +69,11 @@ export interface TestStack {
   tenantId: string;
   /** One key per role for the stack's tenant. */
   keys: Record<ApiKeyRole, string>;
-  /** Runs in-process workers for every task queue until stopped (optionally with wrapped activities, to inject faults). */
-  startWorkers(opts?: Pick<CreateWorkersOptions, 'wrapActivities'>): Promise<{ stop(): Promise<void> }>;
+  /**
+   * Runs in-process workers for every task queue until stopped. To inject faults: wrapped activities,
+   * or `temporalAddress` to reach the server through a proxy (see helpers/grpc-proxy.ts).
+   */
+  startWorkers(opts?: Pick<CreateWorkersOptions, 'wrapActivities'> & { temporalAddress?: string }): Promise<{ stop(): Promise<void> }>;
   /** Spawns `workers/main.ts` as a child process; resolves once it polls. */
   spawnWorkerProcess(): Promise<ChildProcess>;
   /** fetch against the API with a role's key. */
@@ -129,7 +132,8 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const configWithUrl = { ...config, publicUrl: apiUrl };
-  late.app = createApp({ config: configWithUrl, db: database.db, client, log: createLogger('api-test', process.env.JOBPLANE_TEST_API_LOG ?? 'silent') });
+  // Errors only by default: a 500 in CI then shows its cause next to the failed assertion.
+  late.app = createApp({ config: configWithUrl, db: database.db, client, log: createLogger('api-test', process.env.JOBPLANE_TEST_API_LOG ?? 'error') });
 
   const cleanups: (() => Promise<void>)[] = [];
   const children = new Set<ChildProcess>();
@@ -144,8 +148,8 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     apiUrl,
     tenantId: tenant.id,
     keys,
-    async startWorkers(workerOpts = {}) {
-      const nativeConnection = await NativeConnection.connect(temporalConnectionOptions(config));
+    async startWorkers({ temporalAddress, ...workerOpts } = {}) {
+      const nativeConnection = await NativeConnection.connect({ ...temporalConnectionOptions(config), ...(temporalAddress && { address: temporalAddress }) });
       const workers: Worker[] = await createWorkers({ config: configWithUrl, db: database.db, connection: nativeConnection, workflowBundle: { codePath: bundle }, ...workerOpts });
       const running = Promise.all(workers.map((w) => w.run()));
       const stop = async () => {

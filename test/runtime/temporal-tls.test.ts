@@ -12,14 +12,14 @@ import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../../runtime/config.ts';
 import { temporalConnectionOptions } from '../../runtime/temporal.ts';
 import type { DevServer } from '../../scripts/lib/temporal-dev-server.ts';
-import { makeTlsFiles, startGrpcTlsProxy, type GrpcTlsProxy, type TlsFiles } from '../helpers/grpc-tls-proxy.ts';
+import { makeTlsFiles, startGrpcProxy, type GrpcProxy, type TlsFiles } from '../helpers/grpc-proxy.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, startTestTemporal, waitForJob, type TestStack } from '../helpers/stack.ts';
 
 const apiKey = 'tmprl-test-api-key-0123456789';
 let temporal: DevServer;
 let tls: TlsFiles;
-let proxy: GrpcTlsProxy;
+let proxy: GrpcProxy;
 let stack: TestStack;
 let receiver: Receiver;
 
@@ -57,7 +57,7 @@ async function connectError(env: Record<string, string>): Promise<Error> {
 beforeAll(async () => {
   temporal = await startTestTemporal();
   tls = makeTlsFiles();
-  proxy = await startGrpcTlsProxy({ upstream: temporal.address, tls, apiKey, requireClientCert: true });
+  proxy = await startGrpcProxy({ upstream: temporal.address, tls, apiKey, requireClientCert: true });
   stack = await startTestStack('tls', { temporal, env: tlsEnv() });
   receiver = await startReceiver(() => ({ status: 200 }));
 });

@@ -1,9 +1,12 @@
 /**
- * A TLS front for the dev server, standing in for what Temporal Cloud or a
- * self-hosted cluster's ingress does: terminates TLS (optionally demanding a
- * client certificate), checks `Authorization: Bearer <API key>` on every gRPC
- * call, and forwards the call unchanged to the plaintext dev server over
- * HTTP/2. Real TLS, real gRPC: only the server is local.
+ * A gRPC front for the dev server. With `tls` it stands in for what Temporal
+ * Cloud or a self-hosted cluster's ingress does: terminates TLS (optionally
+ * demanding a client certificate) and checks `Authorization: Bearer <API key>`
+ * on every call. With `hold` it injects a delay: a call the hook returns a
+ * promise for is forwarded only once that promise settles (a worker's
+ * workflow-task completion held while the test makes something else happen).
+ * Every call goes to the plaintext dev server unchanged over HTTP/2. Real gRPC:
+ * only the server is local.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -49,37 +52,43 @@ export function makeTlsFiles(): TlsFiles {
   };
 }
 
-export interface GrpcTlsProxy {
+export interface GrpcProxy {
   address: string;
   /** Calls forwarded, and calls refused for a missing or wrong API key. */
   stats: { forwarded: number; refused: number };
   close(): Promise<void>;
 }
 
-export interface GrpcTlsProxyOptions {
+export interface GrpcProxyOptions {
   /** host:port of the plaintext dev server. */
   upstream: string;
-  tls: TlsFiles;
+  /** Serve TLS with these files; without, the proxy speaks plaintext HTTP/2 like the dev server. */
+  tls?: TlsFiles;
   /** Refuse calls without `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
   /** Demand a client certificate signed by the CA (mTLS). */
   requireClientCert?: boolean;
+  /** Called with each call's gRPC method (e.g. `RespondWorkflowTaskCompleted`); a returned promise holds the call until it settles. */
+  hold?: (method: string) => Promise<void> | undefined;
 }
 
 // Hop-by-hop and pseudo headers are the proxy's own; everything else (grpc-*, te, content-type, metadata) passes.
 const notForwarded = new Set([':status', ':method', ':path', ':scheme', ':authority', 'authorization']);
 
-export async function startGrpcTlsProxy(opts: GrpcTlsProxyOptions): Promise<GrpcTlsProxy> {
+export async function startGrpcProxy(opts: GrpcProxyOptions): Promise<GrpcProxy> {
   const upstream = http2.connect(`http://${opts.upstream}`);
   upstream.on('error', () => {});
   const stats = { forwarded: 0, refused: 0 };
-  const server = http2.createSecureServer({
-    key: readFileSync(opts.tls.serverKey),
-    cert: readFileSync(opts.tls.serverCert),
-    ca: readFileSync(opts.tls.caCert),
-    requestCert: opts.requireClientCert ?? false,
-    rejectUnauthorized: opts.requireClientCert ?? false,
-  });
+  const { tls } = opts;
+  const server = tls
+    ? http2.createSecureServer({
+        key: readFileSync(tls.serverKey),
+        cert: readFileSync(tls.serverCert),
+        ca: readFileSync(tls.caCert),
+        requestCert: opts.requireClientCert ?? false,
+        rejectUnauthorized: opts.requireClientCert ?? false,
+      })
+    : http2.createServer();
   server.on('stream', (down, headers) => {
     if (opts.apiKey !== undefined && headers.authorization !== `Bearer ${opts.apiKey}`) {
       stats.refused++;
@@ -87,6 +96,16 @@ export async function startGrpcTlsProxy(opts: GrpcTlsProxyOptions): Promise<Grpc
       down.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '16', 'grpc-message': 'missing or wrong API key' }, { endStream: true });
       return;
     }
+    const held = opts.hold?.(String(headers[':path']).split('/').pop() ?? '');
+    if (!held) return forward(down, headers);
+    // Paused, the request body waits in the stream's buffer until the call goes on.
+    down.pause();
+    void held.finally(() => {
+      if (!down.closed) forward(down, headers);
+    });
+  });
+
+  function forward(down: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
     stats.forwarded++;
     const forwarded: http2.OutgoingHttpHeaders = { ':method': headers[':method'], ':path': headers[':path'] };
     for (const [k, v] of Object.entries(headers)) if (!notForwarded.has(k)) forwarded[k] = v;
@@ -117,7 +136,8 @@ export async function startGrpcTlsProxy(opts: GrpcTlsProxyOptions): Promise<Grpc
     up.on('error', () => down.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     down.on('error', () => up.close(http2.constants.NGHTTP2_CANCEL));
     down.on('close', () => up.close(http2.constants.NGHTTP2_CANCEL));
-  });
+    down.resume();
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return {
