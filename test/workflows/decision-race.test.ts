@@ -7,8 +7,8 @@
  * failure"). The API must send it again, not answer 500.
  *
  * The race is made certain, not hoped for: the workers reach the server
- * through a gRPC proxy that holds their next `RespondWorkflowTaskCompleted`
- * until the test has sent the signal.
+ * through a gRPC proxy that holds their `RespondWorkflowTaskCompleted` calls
+ * until the test has sent a signal.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startGrpcProxy, type GrpcProxy } from '../helpers/grpc-proxy.ts';
@@ -16,20 +16,14 @@ import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts'
 
 let stack: TestStack;
 let proxy: GrpcProxy;
-/** Armed by the test: the next workflow-task completion waits for `release`. */
-let holdNextCompletion: { reached: () => void; release: Promise<void> } | undefined;
+/** Set by a test: runs while a worker's workflow-task completion is held, which goes on once it settles. */
+let whileCompletionHeld: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   stack = await startTestStack('decision-race');
   proxy = await startGrpcProxy({
     upstream: stack.temporal.address,
-    hold: (method) => {
-      if (method !== 'RespondWorkflowTaskCompleted' || !holdNextCompletion) return undefined;
-      const { reached, release } = holdNextCompletion;
-      holdNextCompletion = undefined;
-      reached();
-      return release;
-    },
+    hold: (method) => (method === 'RespondWorkflowTaskCompleted' ? whileCompletionHeld?.() : undefined),
   });
   await stack.startWorkers({ temporalAddress: proxy.address });
 });
@@ -38,39 +32,77 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-it('an approve whose task the server refuses (a signal arrived meanwhile) is sent again and applied once', async () => {
+async function startApproval(subject: string): Promise<{ id: string; workflowId: string }> {
   const created = await stack.api('/v1/jobs', {
     method: 'POST',
     role: 'submitter',
-    body: JSON.stringify({ type: 'approval.request', input: { subject: 'Rotate keys', expiresInSeconds: 300 } }),
+    body: JSON.stringify({ type: 'approval.request', input: { subject, expiresInSeconds: 300 } }),
   });
   expect(created.status).toBe(201);
   const job = (await created.json()) as { id: string; workflowId: string };
   // The first task has run (handlers registered) once the status query answers.
   await expect.poll(async () => (await stack.api(`/v1/jobs/${job.id}/queries/status`, { role: 'viewer' })).status, { timeout: 30_000 }).toBe(200);
+  return job;
+}
 
-  let reached!: () => void;
-  const completionHeld = new Promise<void>((resolve) => (reached = resolve));
-  let release!: () => void;
-  holdNextCompletion = { reached, release: new Promise<void>((resolve) => (release = resolve)) };
+const approve = (jobId: string) =>
+  stack.api(`/v1/jobs/${jobId}/updates/approve`, { method: 'POST', role: 'submitter', body: JSON.stringify({ by: 'ops@example.com' }) });
 
-  const approve = stack.api(`/v1/jobs/${job.id}/updates/approve`, { method: 'POST', role: 'submitter', body: JSON.stringify({ by: 'ops@example.com' }) });
-  await completionHeld; // the worker accepted the update and wants to close the run
-  const comment = await stack.api(`/v1/jobs/${job.id}/signals/comment`, { method: 'POST', role: 'submitter', body: JSON.stringify({ by: 'dev@example.com', text: 'late note' }) });
-  expect(comment.status).toBe(202);
-  release();
+async function comment(jobId: string, text: string): Promise<void> {
+  const res = await stack.api(`/v1/jobs/${jobId}/signals/comment`, { method: 'POST', role: 'submitter', body: JSON.stringify({ by: 'dev@example.com', text }) });
+  expect(res.status).toBe(202);
+}
 
-  const decided = await approve;
+async function historyOf(workflowId: string) {
+  const events = (await stack.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return {
+    refusedTasks: events.flatMap((e) => e.workflowTaskFailedEventAttributes?.failure?.message ?? []),
+    acceptedUpdates: events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length,
+    completedUpdates: events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length,
+    signals: events.filter((e) => e.workflowExecutionSignaledEventAttributes).length,
+  };
+}
+
+it('an approve whose task the server refuses (a signal arrived meanwhile) is sent again and applied once', async () => {
+  const job = await startApproval('Rotate keys');
+  // Only the next completion: the worker accepted the update and wants to close the run; a signal lands first.
+  whileCompletionHeld = () => {
+    whileCompletionHeld = undefined;
+    return comment(job.id, 'late note');
+  };
+
+  const decided = await approve(job.id);
   expect(decided.status).toBe(200);
   expect(((await decided.json()) as { result: unknown }).result).toMatchObject({ decision: 'approved', decidedBy: 'ops@example.com' });
   expect((await waitForJob(stack, job.id)).result).toMatchObject({ decision: 'approved', decidedBy: 'ops@example.com' });
-
   // The race happened (one refused task) and the decision counted once.
-  const history = await stack.client.workflow.getHandle(job.workflowId).fetchHistory();
-  const events = history.events ?? [];
-  const failedTasks = events.filter((e) => e.workflowTaskFailedEventAttributes);
-  expect(failedTasks.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message)).toEqual(['UnhandledCommand']);
-  expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
-  expect(events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(1);
-  expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(1);
+  expect(await historyOf(job.workflowId)).toEqual({ refusedTasks: ['UnhandledCommand'], acceptedUpdates: 1, completedUpdates: 1, signals: 1 });
+});
+
+it('an approve refused every time answers 503 update-not-applied, changes nothing, and a later approve counts', async () => {
+  const job = await startApproval('Rotate more keys');
+  // Every completion: each task that carries the update is refused, so no attempt gets through.
+  let sent = 0;
+  whileCompletionHeld = () => comment(job.id, `note ${++sent}`);
+  let refused: Response;
+  try {
+    refused = await approve(job.id);
+  } finally {
+    whileCompletionHeld = undefined;
+  }
+  expect(refused.status).toBe(503);
+  expect(refused.headers.get('content-type')).toContain('application/problem+json');
+  expect(await refused.json()).toMatchObject({ type: 'https://jobplane.dev/problems/update-not-applied', status: 503 });
+
+  const status = (await (await stack.api(`/v1/jobs/${job.id}/queries/status`, { role: 'viewer' })).json()) as { result: { state: string } };
+  expect(status.result.state).toBe('pending');
+  const before = await historyOf(job.workflowId);
+  expect(before.acceptedUpdates).toBe(0);
+  expect(before.refusedTasks.length).toBeGreaterThanOrEqual(4); // one per attempt
+  expect(before.signals).toBe(sent);
+
+  const decided = await approve(job.id);
+  expect(decided.status).toBe(200);
+  expect((await waitForJob(stack, job.id)).result).toMatchObject({ decision: 'approved', decidedBy: 'ops@example.com' });
+  expect(await historyOf(job.workflowId)).toMatchObject({ acceptedUpdates: 1, completedUpdates: 1 });
 });
