@@ -18,6 +18,7 @@ import {
 import type { z } from 'zod';
 import { findJobContract } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
+import type { Config } from '../runtime/config.ts';
 import type { TenantCaller } from './auth.ts';
 import { assertRunning, audit } from './job-service.ts';
 import type { JobRow } from './job-view.ts';
@@ -53,7 +54,7 @@ export async function signalJob(
 }
 
 export async function updateJob(
-  deps: { db: Db; client: Client },
+  deps: { db: Db; client: Client; config: Pick<Config, 'updateTimeoutMs'> },
   caller: TenantCaller,
   row: JobRow,
   name: string,
@@ -67,7 +68,9 @@ export async function updateJob(
   const updateId = randomUUID();
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await handle.executeUpdate(name, { args: [input], updateId });
+      // Without a deadline the SDK waits for a worker forever, and so would the HTTP request.
+      const deadline = Date.now() + deps.config.updateTimeoutMs;
+      const result = await deps.client.withDeadline(deadline, () => handle.executeUpdate(name, { args: [input], updateId }));
       await audit(deps.db, caller, `job.update.${name}`, row.id, requestId);
       return result;
     } catch (err) {

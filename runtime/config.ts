@@ -192,6 +192,12 @@ export const settings = {
     description: 'Largest request body the API accepts (413 above)',
     schema: positiveInt,
   }),
+  updateTimeoutMs: setting({
+    env: 'JOBPLANE_UPDATE_TIMEOUT_MS',
+    default: '30000',
+    description: 'How long `POST /v1/jobs/{id}/updates/{name}` waits for a worker to run the update before answering 503 `workers-unavailable`',
+    schema: positiveInt,
+  }),
   workerTaskQueues: setting({
     env: 'JOBPLANE_WORKER_TASK_QUEUES',
     default: '',

@@ -93,7 +93,12 @@ const update = createRoute({
   summary: 'Run an update the job type defines and return its result',
   security: bearer,
   request: { params: MessageParam, body: messageBody },
-  responses: { 200: json(z.object({ result: z.unknown() }), 'The update’s result'), 409: problemResponse('Already finished'), ...commonProblems },
+  responses: {
+    200: json(z.object({ result: z.unknown() }), 'The update’s result'),
+    409: problemResponse('Already finished'),
+    503: problemResponse('`workers-unavailable`: no worker ran it within `JOBPLANE_UPDATE_TIMEOUT_MS` (it may still apply); `update-not-applied`: refused on every attempt, not applied'),
+    ...commonProblems,
+  },
 });
 
 const query = createRoute({

@@ -16,30 +16,35 @@ import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts'
 
 let stack: TestStack;
 let proxy: GrpcProxy;
+let workers: { stop(): Promise<void> };
 /** Set by a test: runs while a worker's workflow-task completion is held, which goes on once it settles. */
 let whileCompletionHeld: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  stack = await startTestStack('decision-race');
+  stack = await startTestStack('decision-race', { env: { JOBPLANE_UPDATE_TIMEOUT_MS: '3000' } });
   proxy = await startGrpcProxy({
     upstream: stack.temporal.address,
     hold: (method) => (method === 'RespondWorkflowTaskCompleted' ? whileCompletionHeld?.() : undefined),
   });
-  await stack.startWorkers({ temporalAddress: proxy.address });
+  workers = await stack.startWorkers({ temporalAddress: proxy.address });
 });
 afterAll(async () => {
   await stack?.close();
   await proxy?.close();
 });
 
-async function startApproval(subject: string): Promise<{ id: string; workflowId: string }> {
+async function createApproval(subject: string): Promise<{ id: string; workflowId: string }> {
   const created = await stack.api('/v1/jobs', {
     method: 'POST',
     role: 'submitter',
     body: JSON.stringify({ type: 'approval.request', input: { subject, expiresInSeconds: 300 } }),
   });
   expect(created.status).toBe(201);
-  const job = (await created.json()) as { id: string; workflowId: string };
+  return (await created.json()) as { id: string; workflowId: string };
+}
+
+async function startApproval(subject: string): Promise<{ id: string; workflowId: string }> {
+  const job = await createApproval(subject);
   // The first task has run (handlers registered) once the status query answers.
   await expect.poll(async () => (await stack.api(`/v1/jobs/${job.id}/queries/status`, { role: 'viewer' })).status, { timeout: 30_000 }).toBe(200);
   return job;
@@ -103,6 +108,22 @@ it('an approve refused every time answers 503 update-not-applied, changes nothin
 
   const decided = await approve(job.id);
   expect(decided.status).toBe(200);
+  expect((await waitForJob(stack, job.id)).result).toMatchObject({ decision: 'approved', decidedBy: 'ops@example.com' });
+  expect(await historyOf(job.workflowId)).toMatchObject({ acceptedUpdates: 1, completedUpdates: 1 });
+});
+
+it('with no worker polling, an approve answers 503 workers-unavailable after JOBPLANE_UPDATE_TIMEOUT_MS, and applies once a worker comes', async () => {
+  await workers.stop();
+  const job = await createApproval('Approve while nobody works');
+  const started = Date.now();
+  const waited = await approve(job.id);
+  expect(waited.status).toBe(503);
+  expect(await waited.json()).toMatchObject({ type: 'https://jobplane.dev/problems/workers-unavailable', detail: expect.stringContaining('may still apply') });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+  expect(Date.now() - started).toBeLessThan(15_000);
+
+  // The server kept the update: the first worker to poll runs it with the first task, as the answer warned.
+  workers = await stack.startWorkers({ temporalAddress: proxy.address });
   expect((await waitForJob(stack, job.id)).result).toMatchObject({ decision: 'approved', decidedBy: 'ops@example.com' });
   expect(await historyOf(job.workflowId)).toMatchObject({ acceptedUpdates: 1, completedUpdates: 1 });
 });
