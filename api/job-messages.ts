@@ -54,7 +54,7 @@ export async function signalJob(
 }
 
 export async function updateJob(
-  deps: { db: Db; client: Client; config: Pick<Config, 'updateTimeoutMs'> },
+  deps: { db: Db; client: Client; config: Pick<Config, 'messageTimeoutMs'> },
   caller: TenantCaller,
   row: JobRow,
   name: string,
@@ -69,7 +69,7 @@ export async function updateJob(
   for (let attempt = 1; ; attempt++) {
     try {
       // Without a deadline the SDK waits for a worker forever, and so would the HTTP request.
-      const deadline = Date.now() + deps.config.updateTimeoutMs;
+      const deadline = Date.now() + deps.config.messageTimeoutMs;
       const result = await deps.client.withDeadline(deadline, () => handle.executeUpdate(name, { args: [input], updateId }));
       await audit(deps.db, caller, `job.update.${name}`, row.id, requestId);
       return result;
@@ -80,6 +80,8 @@ export async function updateJob(
   }
 }
 
+// gRPC status codes (grpc-js is the SDK's dependency, not ours).
+const grpcDeadlineExceeded = 4;
 const grpcFailedPrecondition = 9;
 
 /** Attempts at an update the server aborted with its workflow task (see {@link abortedWithItsTask}). */
@@ -94,8 +96,13 @@ const updateAttempts = 4;
  * replays with the new event and takes the update afresh.
  */
 function abortedWithItsTask(err: unknown): boolean {
+  return grpcCodeOf(err) === grpcFailedPrecondition;
+}
+
+/** The gRPC status code under an SDK `ServiceError` (the server's answer), if any. */
+function grpcCodeOf(err: unknown): number | undefined {
   const cause = err instanceof ServiceError ? err.cause : undefined;
-  return isGrpcServiceError(cause) && cause.code === grpcFailedPrecondition;
+  return isGrpcServiceError(cause) ? cause.code : undefined;
 }
 
 /** Maps a refused update to the problem its contract declares (see `JobMessages.failures`). */
@@ -122,12 +129,14 @@ function updateProblem(row: JobRow, err: unknown): unknown {
     : new ProblemError('update-rejected', cause.message);
 }
 
-export async function queryJob(client: Client, row: JobRow, name: string): Promise<unknown> {
+export async function queryJob(deps: { client: Client; config: Pick<Config, 'messageTimeoutMs'> }, row: JobRow, name: string): Promise<unknown> {
   messageDef(row, 'queries', name);
   try {
-    return await client.workflow.getHandle(row.workflowId).query(name);
+    // Queries run on a worker: with none polling, the server gives up only after its own long timeout.
+    return await deps.client.withDeadline(Date.now() + deps.config.messageTimeoutMs, () => deps.client.workflow.getHandle(row.workflowId).query(name));
   } catch (err) {
     if (err instanceof QueryNotRegisteredError) throw new ProblemError('not-found', `the job does not answer query "${name}"`);
+    if (grpcCodeOf(err) === grpcDeadlineExceeded) throw new ProblemError('workers-unavailable', `no worker answered query "${name}" for job ${row.id} in time`);
     throw err;
   }
 }

@@ -192,10 +192,10 @@ export const settings = {
     description: 'Largest request body the API accepts (413 above)',
     schema: positiveInt,
   }),
-  updateTimeoutMs: setting({
-    env: 'JOBPLANE_UPDATE_TIMEOUT_MS',
+  messageTimeoutMs: setting({
+    env: 'JOBPLANE_MESSAGE_TIMEOUT_MS',
     default: '30000',
-    description: 'How long `POST /v1/jobs/{id}/updates/{name}` waits for a worker to run the update before answering 503 `workers-unavailable`',
+    description: 'How long a job update or query through the API waits for a worker to run it before answering 503 `workers-unavailable`',
     schema: positiveInt,
   }),
   workerTaskQueues: setting({

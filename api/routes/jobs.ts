@@ -96,7 +96,7 @@ const update = createRoute({
   responses: {
     200: json(z.object({ result: z.unknown() }), 'The update’s result'),
     409: problemResponse('Already finished'),
-    503: problemResponse('`workers-unavailable`: no worker ran it within `JOBPLANE_UPDATE_TIMEOUT_MS` (it may still apply); `update-not-applied`: refused on every attempt, not applied'),
+    503: problemResponse('`workers-unavailable`: no worker ran it within `JOBPLANE_MESSAGE_TIMEOUT_MS` (it may still apply); `update-not-applied`: refused on every attempt, not applied'),
     ...commonProblems,
   },
 });
@@ -108,7 +108,11 @@ const query = createRoute({
   summary: 'Run a query the job type defines',
   security: bearer,
   request: { params: MessageParam },
-  responses: { 200: json(z.object({ result: z.unknown() }), 'The query’s answer'), ...commonProblems },
+  responses: {
+    200: json(z.object({ result: z.unknown() }), 'The query’s answer'),
+    503: problemResponse('`workers-unavailable`: no worker answered within `JOBPLANE_MESSAGE_TIMEOUT_MS`'),
+    ...commonProblems,
+  },
 });
 
 export function jobRoutes(deps: JobServiceDeps & { onJobCreated?: (type: string, tenantId: string) => void }) {
@@ -158,7 +162,7 @@ export function jobRoutes(deps: JobServiceDeps & { onJobCreated?: (type: string,
   router.openapi(query, async (c) => {
     const caller = requireRole(c.get('caller'), 'viewer');
     const { id, name } = c.req.valid('param');
-    return c.json({ result: await queryJob(deps.client, await findJob(deps.db, caller, id), name) }, 200);
+    return c.json({ result: await queryJob(deps, await findJob(deps.db, caller, id), name) }, 200);
   });
   return router;
 }

@@ -21,7 +21,7 @@ let workers: { stop(): Promise<void> };
 let whileCompletionHeld: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
-  stack = await startTestStack('decision-race', { env: { JOBPLANE_UPDATE_TIMEOUT_MS: '3000' } });
+  stack = await startTestStack('decision-race', { env: { JOBPLANE_MESSAGE_TIMEOUT_MS: '3000' } });
   proxy = await startGrpcProxy({
     upstream: stack.temporal.address,
     hold: (method) => (method === 'RespondWorkflowTaskCompleted' ? whileCompletionHeld?.() : undefined),
@@ -112,9 +112,13 @@ it('an approve refused every time answers 503 update-not-applied, changes nothin
   expect(await historyOf(job.workflowId)).toMatchObject({ acceptedUpdates: 1, completedUpdates: 1 });
 });
 
-it('with no worker polling, an approve answers 503 workers-unavailable after JOBPLANE_UPDATE_TIMEOUT_MS, and applies once a worker comes', async () => {
+it('with no worker polling, a query and an approve answer 503 workers-unavailable after JOBPLANE_MESSAGE_TIMEOUT_MS, and the approve applies once a worker comes', async () => {
   await workers.stop();
   const job = await createApproval('Approve while nobody works');
+  const asked = await stack.api(`/v1/jobs/${job.id}/queries/status`, { role: 'viewer' });
+  expect(asked.status).toBe(503);
+  expect(await asked.json()).toMatchObject({ type: 'https://jobplane.dev/problems/workers-unavailable' });
+
   const started = Date.now();
   const waited = await approve(job.id);
   expect(waited.status).toBe(503);
