@@ -81,6 +81,7 @@ export async function updateJob(
 }
 
 // gRPC status codes (grpc-js is the SDK's dependency, not ours).
+const grpcCancelled = 1;
 const grpcDeadlineExceeded = 4;
 const grpcFailedPrecondition = 9;
 
@@ -136,7 +137,12 @@ export async function queryJob(deps: { client: Client; config: Pick<Config, 'mes
     return await deps.client.withDeadline(Date.now() + deps.config.messageTimeoutMs, () => deps.client.workflow.getHandle(row.workflowId).query(name));
   } catch (err) {
     if (err instanceof QueryNotRegisteredError) throw new ProblemError('not-found', `the job does not answer query "${name}"`);
-    if (grpcCodeOf(err) === grpcDeadlineExceeded) throw new ProblemError('workers-unavailable', `no worker answered query "${name}" for job ${row.id} in time`);
+    // Past the deadline the answer is DEADLINE_EXCEEDED or, when the server sees the cancellation first, CANCELLED
+    // (the SDK treats both alike for updates).
+    const code = grpcCodeOf(err);
+    if (code === grpcDeadlineExceeded || code === grpcCancelled) {
+      throw new ProblemError('workers-unavailable', `no worker answered query "${name}" for job ${row.id} in time`);
+    }
     throw err;
   }
 }
