@@ -4,12 +4,14 @@ import { problemFromResponse } from './errors.ts';
 export type QueryValue = string | number | boolean | undefined | null;
 
 export interface HttpRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Path under the base URL, already encoded, e.g. `/v1/jobs/job_…/cancel`. */
   path: string;
   query?: Record<string, QueryValue>;
   /** Sent as JSON when not undefined. */
   body?: unknown;
+  /** Sent as `multipart/form-data` instead of a JSON body (fetch writes the boundary). */
+  form?: FormData;
   headers?: Record<string, string>;
   signal?: AbortSignal;
   /** Overrides the client's per-request timeout (long polls need longer). */
@@ -41,22 +43,24 @@ function urlOf(t: Transport, req: HttpRequest): string {
 }
 
 /**
- * Sends one request. Resolves with the parsed JSON body (undefined for 204)
- * for statuses below 400; throws `JobplaneProblemError` otherwise. Network
- * errors and timeouts are rethrown as `fetch` raised them.
+ * Sends one request and returns the response unread for statuses below 400;
+ * throws `JobplaneProblemError` otherwise. Network errors and timeouts are
+ * rethrown as `fetch` raised them.
  */
-export async function send<T>(t: Transport, req: HttpRequest): Promise<HttpResponse<T>> {
+export async function sendRaw(t: Transport, req: HttpRequest): Promise<Response> {
   const timeout = AbortSignal.timeout(req.timeoutMs ?? t.timeoutMs);
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
   const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${t.apiKey}`, ...req.headers };
   if (req.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await t.fetch(urlOf(t, req), {
-    method: req.method,
-    headers,
-    ...(req.body !== undefined ? { body: JSON.stringify(req.body) } : {}),
-    signal,
-  });
+  const body = req.form ?? (req.body !== undefined ? JSON.stringify(req.body) : undefined);
+  const res = await t.fetch(urlOf(t, req), { method: req.method, headers, ...(body !== undefined ? { body } : {}), signal });
   if (res.status >= 400) throw await problemFromResponse(res);
+  return res;
+}
+
+/** {@link sendRaw}, resolving with the parsed JSON body (undefined for 204). */
+export async function send<T>(t: Transport, req: HttpRequest): Promise<HttpResponse<T>> {
+  const res = await sendRaw(t, req);
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as T };
 }

@@ -1,8 +1,15 @@
 /** `JobplaneClient`: one method per API operation, typed from the server's own schemas. */
 import { JobplaneProblemError, JobplaneWaitTimeoutError } from './errors.ts';
-import { seg, send, sleep, type HttpRequest, type Transport } from './http.ts';
+import { seg, send, sendRaw, sleep, type HttpRequest, type Transport } from './http.ts';
 import type {
   ApiKey,
+  Document,
+  DocumentFilter,
+  DocumentList,
+  DocumentSearch,
+  DocumentSearchResults,
+  Retention,
+  UploadedDocument,
   AuditEvent,
   AuditFilter,
   AuditList,
@@ -344,6 +351,82 @@ export class JobplaneClient {
       if (Date.now() >= deadline) throw new Error(`batch ${batchJobId} is still running after ${options.timeoutMs ?? 120_000} ms`);
       await sleep(options.intervalMs ?? 500, options.signal);
     }
+  }
+
+  // ── Documents ───────────────────────────────────────────────────────────
+
+  /**
+   * `POST /v1/documents` (multipart): stores the bytes and starts their
+   * ingestion. The same bytes again (per tenant) answer the existing document
+   * with `duplicate: true` and `created: false`.
+   * @throws JobplaneProblemError `payload-too-large` (413), `unsupported-document-type` (415), `validation-error` (400).
+   */
+  async uploadDocument(
+    file: Blob | Uint8Array | string,
+    options: { filename: string; contentType?: string; metadata?: Record<string, unknown> & { title?: string }; signal?: AbortSignal },
+  ): Promise<{ document: UploadedDocument; created: boolean }> {
+    const form = new FormData();
+    const blob = file instanceof Blob ? file : new Blob([file], { type: options.contentType ?? 'application/octet-stream' });
+    form.set('file', blob, options.filename);
+    if (options.metadata !== undefined) form.set('metadata', JSON.stringify(options.metadata));
+    const res = await send<UploadedDocument>(this.#t, { method: 'POST', path: '/v1/documents', form, signal: options.signal });
+    return { document: res.body, created: res.status === 202 };
+  }
+
+  /** `GET /v1/documents/{id}`: status, classification, counts, lineage; 404 for unknown ids and other tenants' alike. */
+  getDocument(id: string): Promise<Document> {
+    return this.#call({ method: 'GET', path: `/v1/documents/${seg(id)}` });
+  }
+
+  /**
+   * Polls `getDocument` until it is no longer `processing` (`ingested`, `failed` or `deleted`).
+   * @throws Error when `timeoutMs` passes first (ingestion goes on).
+   */
+  async waitForDocument(id: string, options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Document> {
+    const timeoutMs = options.timeoutMs ?? 120_000;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const doc = await this.getDocument(id);
+      if (doc.status !== 'processing') return doc;
+      if (Date.now() >= deadline) throw new Error(`document ${id} is still processing after ${timeoutMs} ms`);
+      await sleep(options.intervalMs ?? 250, options.signal);
+    }
+  }
+
+  /** `GET /v1/documents`: one page, newest first. */
+  listDocuments(filter: DocumentFilter = {}): Promise<DocumentList> {
+    return this.#call({ method: 'GET', path: '/v1/documents', query: { ...filter } });
+  }
+
+  /** `GET /v1/documents/search`: ranked full-text hits over the tenant's ingested documents, with snippets. */
+  searchDocuments(search: DocumentSearch): Promise<DocumentSearchResults> {
+    return this.#call({ method: 'GET', path: '/v1/documents/search', query: { ...search } });
+  }
+
+  /** `GET /v1/documents/{id}/content`: the original bytes and their type. */
+  async documentContent(id: string, options: { signal?: AbortSignal } = {}): Promise<{ bytes: Uint8Array; contentType: string }> {
+    const res = await sendRaw(this.#t, { method: 'GET', path: `/v1/documents/${seg(id)}/content`, headers: { accept: '*/*' }, signal: options.signal });
+    return { bytes: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream' };
+  }
+
+  /** `DELETE /v1/documents/{id}`: bytes and derived data go now, a tombstone stays; 409 `document-on-legal-hold`. */
+  async deleteDocument(id: string): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/documents/${seg(id)}` });
+  }
+
+  /** `PUT /v1/documents/{id}/legal-hold` (operator): while held, neither DELETE nor retention removes it. */
+  setLegalHold(id: string, hold: boolean): Promise<Document> {
+    return this.#call({ method: 'PUT', path: `/v1/documents/${seg(id)}/legal-hold`, body: { hold } });
+  }
+
+  /** `GET /v1/tenants/{tenantId}/retention`. */
+  getRetention(tenantId: string): Promise<Retention> {
+    return this.#call({ method: 'GET', path: `/v1/tenants/${seg(tenantId)}/retention` });
+  }
+
+  /** `PUT /v1/tenants/{tenantId}/retention` (the tenant's admin or the platform key): `null` keeps documents forever. */
+  setRetention(tenantId: string, days: number | null): Promise<Retention> {
+    return this.#call({ method: 'PUT', path: `/v1/tenants/${seg(tenantId)}/retention`, body: { days } });
   }
 
   // ── Tenants and API keys ────────────────────────────────────────────────

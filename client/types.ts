@@ -31,6 +31,16 @@ import type {
   Tenant as TenantSchema,
 } from '../api/schemas.ts';
 import type { CreateScheduleBody, ListSchedulesQuery, Schedule as ScheduleSchema } from '../api/schedule-schemas.ts';
+import type {
+  DocumentList as DocumentListSchema,
+  DocumentStatus as DocumentStatusSchema,
+  DocumentView as DocumentViewSchema,
+  ListDocumentsQuery,
+  Retention as RetentionSchema,
+  SearchQuery,
+  SearchResults as SearchResultsSchema,
+  UploadedDocument as UploadedDocumentSchema,
+} from '../api/document-schemas.ts';
 
 export type Job = z.infer<typeof JobSchema>;
 export type JobStatus = z.infer<typeof JobStatusSchema>;
@@ -87,3 +97,17 @@ export type CreateScheduleRequest<T extends JobTypeName> = Omit<z.input<typeof C
   type: T;
   input: JobInputs[T];
 };
+
+/** A document with its status, classification and lineage (`GET /v1/documents/{id}`). */
+export type Document = z.infer<typeof DocumentViewSchema>;
+export type DocumentStatus = z.infer<typeof DocumentStatusSchema>;
+/** The answer of `POST /v1/documents`. */
+export type UploadedDocument = z.infer<typeof UploadedDocumentSchema>;
+export type DocumentList = z.infer<typeof DocumentListSchema>;
+/** Query of `GET /v1/documents` (`limit` 1–200, default 50). */
+export type DocumentFilter = Partial<Omit<z.infer<typeof ListDocumentsQuery>, 'limit'>> & { limit?: number };
+/** Query of `GET /v1/documents/search` (`limit` 1–100, default 20). */
+export type DocumentSearch = Omit<z.infer<typeof SearchQuery>, 'limit'> & { limit?: number };
+export type DocumentSearchResults = z.infer<typeof SearchResultsSchema>;
+/** A tenant's document retention (`days: null` keeps documents forever). */
+export type Retention = z.infer<typeof RetentionSchema>;

@@ -228,6 +228,47 @@ describe('schedules', () => {
   });
 });
 
+describe('documents', () => {
+  it('uploads, waits for ingestion, searches, reads the bytes back, dedupes, holds, deletes; retention', async () => {
+    const word = `zephyrine${randomBytes(3).toString('hex')}`;
+    const text = `# Quarterly report\n\nRevenue grew in every region. The ${word} programme finished on time.\n`;
+    const { document, created } = await jobs.uploadDocument(text, { filename: 'q3.md', metadata: { title: 'Q3 report', team: 'finance' } });
+    expect(created).toBe(true);
+    expect(document).toMatchObject({ status: 'processing', duplicate: false });
+
+    const ingested = await jobs.waitForDocument(document.id, { timeoutMs: 60_000 });
+    expect(ingested).toMatchObject({ id: document.id, status: 'ingested', title: 'Q3 report', contentType: 'text/markdown' });
+    expect(ingested.classification?.label).toBe('report');
+    expect(ingested.lineage.map((l) => l.artifact).sort()).toEqual(['chunks', 'classification', 'text']);
+
+    const found = await jobs.searchDocuments({ q: word });
+    expect(found.items.map((h) => h.documentId)).toEqual([document.id]);
+    expect(found.items[0]!.snippet).toContain(`<mark>${word}</mark>`);
+    expect((await jobs.listDocuments({ status: 'ingested' })).items.map((d) => d.id)).toContain(document.id);
+
+    const content = await jobs.documentContent(document.id);
+    expect(new TextDecoder().decode(content.bytes)).toBe(text);
+    expect(content.contentType).toContain('text/markdown');
+
+    const again = await jobs.uploadDocument(new Blob([text]), { filename: 'copy.md' });
+    expect(again).toMatchObject({ created: false, document: { id: document.id, duplicate: true } });
+    const refused = await problemOf(jobs.uploadDocument(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 1]), { filename: 'x.png', contentType: 'image/png' }));
+    expect(refused).toMatchObject({ status: 415, type: problemType('unsupported-document-type') });
+
+    expect((await jobs.setLegalHold(document.id, true)).legalHold).toBe(true);
+    expect(await problemOf(jobs.deleteDocument(document.id))).toMatchObject({ status: 409, type: problemType('document-on-legal-hold') });
+    await jobs.setLegalHold(document.id, false);
+    await jobs.deleteDocument(document.id);
+    expect((await jobs.getDocument(document.id)).status).toBe('deleted');
+    expect(await problemOf(jobs.documentContent(document.id))).toMatchObject({ status: 404 }); // the bytes are gone
+    expect(await problemOf(jobs.getDocument('doc_unknown'))).toMatchObject({ status: 404 });
+
+    expect(await jobs.setRetention(stack.tenantId, 30)).toEqual({ tenantId: stack.tenantId, days: 30 });
+    expect(await jobs.getRetention(stack.tenantId)).toEqual({ tenantId: stack.tenantId, days: 30 });
+    expect(await jobs.setRetention(stack.tenantId, null)).toEqual({ tenantId: stack.tenantId, days: null });
+  });
+});
+
 describe('tenants and API keys (platform key)', () => {
   it('creates a tenant and keys, lists them, and a revoked key answers 401', async () => {
     const name = `client-admin-${randomBytes(3).toString('hex')}`;
