@@ -162,8 +162,11 @@ describe('batch.run', () => {
   it('approval.request items: each item waits for its own decision', async () => {
     const { id, workflowId } = await createBatch(stack, { jobType: 'approval.request', items: [{ subject: 'Item A' }, { subject: 'Item B' }] });
     await waitForProgress(stack, id, (p) => p.running === 2);
-    await stack.client.workflow.getHandle(`${workflowId}/0`).executeUpdate('approve', { args: [{ by: 'ann' }] });
-    await stack.client.workflow.getHandle(`${workflowId}/1`).executeUpdate('reject', { args: [{ by: 'ben' }] });
+    // `running` counts an item from the moment its child start is requested; the update needs the child to exist.
+    const [first, second] = [0, 1].map((i) => stack.client.workflow.getHandle(`${workflowId}/${i}`));
+    for (const child of [first!, second!]) await expect.poll(() => child.describe().then(() => true, () => false), { timeout: 30_000 }).toBe(true);
+    await first!.executeUpdate('approve', { args: [{ by: 'ann' }] });
+    await second!.executeUpdate('reject', { args: [{ by: 'ben' }] });
     const job = await waitForJob(stack, id);
     // A rejection is a decision, not a failure: both items succeeded.
     expect(job.result).toMatchObject({ total: 2, succeeded: 2, failed: 0 });
