@@ -80,3 +80,25 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+export interface PollOptions {
+  /** Overall limit (default 120 s); the thing polled goes on after it. */
+  timeoutMs?: number;
+  intervalMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Calls `read` every `intervalMs` (or `defaultIntervalMs`) until `done` holds for its answer, and
+ * returns that answer. After `timeoutMs` throws `Error("<still> after N ms")`.
+ */
+export async function pollUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, still: string, options: PollOptions, defaultIntervalMs: number): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() >= deadline) throw new Error(`${still} after ${timeoutMs} ms`);
+    await sleep(options.intervalMs ?? defaultIntervalMs, options.signal);
+  }
+}

@@ -1,6 +1,6 @@
 /** `JobplaneClient`: one method per API operation, typed from the server's own schemas. */
 import { JobplaneProblemError, JobplaneWaitTimeoutError } from './errors.ts';
-import { seg, send, sendRaw, sleep, type HttpRequest, type Transport } from './http.ts';
+import { pollUntil, seg, send, sendRaw, sleep, type HttpRequest, type PollOptions, type Transport } from './http.ts';
 import type {
   ApiKey,
   Document,
@@ -343,14 +343,8 @@ export class JobplaneClient {
    * Polls `getBatch` until the batch is no longer `running`.
    * @throws Error when `timeoutMs` passes first (the batch keeps going).
    */
-  async waitForBatch(batchJobId: string, options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Batch> {
-    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
-    for (;;) {
-      const batch = await this.getBatch(batchJobId);
-      if (batch.state !== 'running') return batch;
-      if (Date.now() >= deadline) throw new Error(`batch ${batchJobId} is still running after ${options.timeoutMs ?? 120_000} ms`);
-      await sleep(options.intervalMs ?? 500, options.signal);
-    }
+  waitForBatch(batchJobId: string, options: PollOptions = {}): Promise<Batch> {
+    return pollUntil(() => this.getBatch(batchJobId), (b) => b.state !== 'running', `batch ${batchJobId} is still running`, options, 500);
   }
 
   // ── Documents ───────────────────────────────────────────────────────────
@@ -382,15 +376,8 @@ export class JobplaneClient {
    * Polls `getDocument` until it is no longer `processing` (`ingested`, `failed` or `deleted`).
    * @throws Error when `timeoutMs` passes first (ingestion goes on).
    */
-  async waitForDocument(id: string, options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {}): Promise<Document> {
-    const timeoutMs = options.timeoutMs ?? 120_000;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const doc = await this.getDocument(id);
-      if (doc.status !== 'processing') return doc;
-      if (Date.now() >= deadline) throw new Error(`document ${id} is still processing after ${timeoutMs} ms`);
-      await sleep(options.intervalMs ?? 250, options.signal);
-    }
+  waitForDocument(id: string, options: PollOptions = {}): Promise<Document> {
+    return pollUntil(() => this.getDocument(id), (d) => d.status !== 'processing', `document ${id} is still processing`, options, 250);
   }
 
   /** `GET /v1/documents`: one page, newest first. */
