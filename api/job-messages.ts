@@ -7,9 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import {
   ApplicationFailure,
-  isGrpcServiceError,
   QueryNotRegisteredError,
-  ServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -19,6 +17,7 @@ import type { z } from 'zod';
 import { findJobContract } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
 import type { Config } from '../runtime/config.ts';
+import { grpcCodeOf, grpcStatus } from '../runtime/grpc-status.ts';
 import type { TenantCaller } from './auth.ts';
 import { assertRunning, audit } from './job-service.ts';
 import type { JobRow } from './job-view.ts';
@@ -80,11 +79,6 @@ export async function updateJob(
   }
 }
 
-// gRPC status codes (grpc-js is the SDK's dependency, not ours).
-const grpcCancelled = 1;
-const grpcDeadlineExceeded = 4;
-const grpcFailedPrecondition = 9;
-
 /** Attempts at an update the server aborted with its workflow task (see {@link abortedWithItsTask}). */
 const updateAttempts = 4;
 
@@ -97,13 +91,7 @@ const updateAttempts = 4;
  * replays with the new event and takes the update afresh.
  */
 function abortedWithItsTask(err: unknown): boolean {
-  return grpcCodeOf(err) === grpcFailedPrecondition;
-}
-
-/** The gRPC status code under an SDK `ServiceError` (the server's answer), if any. */
-function grpcCodeOf(err: unknown): number | undefined {
-  const cause = err instanceof ServiceError ? err.cause : undefined;
-  return isGrpcServiceError(cause) ? cause.code : undefined;
+  return grpcCodeOf(err) === grpcStatus.FAILED_PRECONDITION;
 }
 
 /** Maps a refused update to the problem its contract declares (see `JobMessages.failures`). */
@@ -140,7 +128,7 @@ export async function queryJob(deps: { client: Client; config: Pick<Config, 'mes
     // Past the deadline the answer is DEADLINE_EXCEEDED or, when the server sees the cancellation first, CANCELLED
     // (the SDK treats both alike for updates).
     const code = grpcCodeOf(err);
-    if (code === grpcDeadlineExceeded || code === grpcCancelled) {
+    if (code === grpcStatus.DEADLINE_EXCEEDED || code === grpcStatus.CANCELLED) {
       throw new ProblemError('workers-unavailable', `no worker answered query "${name}" for job ${row.id} in time`);
     }
     throw err;
