@@ -10,7 +10,9 @@ import type { Db } from '../db/client.ts';
 import { auditEvents } from '../db/schema/index.ts';
 import { blobStoreFrom, type BlobStore } from '../runtime/blob-store.ts';
 import type { Config } from '../runtime/config.ts';
+import { grpcCodeOf, grpcStatus } from '../runtime/grpc-status.ts';
 import { codecFrom } from '../runtime/temporal.ts';
+import { TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { httpTracing } from './http-tracing.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
@@ -39,6 +41,34 @@ export interface AppDeps {
   log: Logger;
   /** Where document bytes go; default: the store the config names. */
   blobs?: BlobStore;
+  /** The client for visibility calls, one that does not retry throttled calls (visibility.ts). @default client */
+  visibilityClient?: Client;
+  /** Which parts of Temporal answer; @default a probe over `client` (cached 2 s). */
+  temporalHealth?: TemporalHealthProbe;
+}
+
+/**
+ * Every Temporal call a request makes has a deadline (JOBPLANE_TEMPORAL_CALL_TIMEOUT_MS):
+ * with history or matching down, the SDK would otherwise retry for the
+ * server's own timeouts (tens of seconds) while the client waits. Calls with
+ * a deadline of their own (updates, queries, long polls, visibility) set it
+ * inside and win. Streamed uploads are left out: their body can take longer
+ * than the deadline, and the job they start has its own.
+ */
+function temporalDeadline(client: Client, timeoutMs: number) {
+  return createMiddleware(async (c, next) => await client.withDeadline(Date.now() + timeoutMs, () => next()));
+}
+
+/** A Temporal call that failed for the engine's availability or load, as the 503 it answers. */
+function temporalProblemOf(err: unknown): ProblemError | undefined {
+  const code = grpcCodeOf(err);
+  if (code === grpcStatus.DEADLINE_EXCEEDED || code === grpcStatus.UNAVAILABLE) {
+    return new ProblemError('temporal-unavailable', `Temporal did not answer: ${(err as Error).message}`, { retryAfterSeconds: 5 });
+  }
+  if (code === grpcStatus.RESOURCE_EXHAUSTED) {
+    return new ProblemError('temporal-throttled', `Temporal refused the call: ${(err as Error).message}`, { retryAfterSeconds: 1 });
+  }
+  return undefined;
 }
 
 const jsonType = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
@@ -108,7 +138,8 @@ function allowedMethods(app: OpenAPIHono<AuthEnv>, path: string): string[] {
   return [...methods];
 }
 
-export function createApp(deps: AppDeps) {
+export function createApp(input: AppDeps) {
+  const deps = { ...input, temporalHealth: input.temporalHealth ?? new TemporalHealthProbe(input.client.connection, { namespace: input.config.temporalNamespace }) };
   const app = new OpenAPIHono<AuthEnv>();
   const metrics = createApiMetrics(deps);
   app.use(httpTracing());
@@ -131,6 +162,7 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', exceptStreamedUploads(requireJsonBody));
   app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
   app.use('/v1/*', auditFailures(deps.db, deps.log));
+  app.use('/v1/*', exceptStreamedUploads(temporalDeadline(deps.client, deps.config.temporalCallTimeoutMs)));
 
   app.route('/', healthRoutes(deps));
   app.use('/codec/*', bodyLimit({ maxSize: 8 * 1024 * 1024, onError: () => { throw new ProblemError('payload-too-large', 'the codec accepts at most 8 MiB'); } }));
@@ -160,6 +192,11 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
     if (err instanceof HTTPException && err.status === 400) return problemResponse(c, new ProblemError('malformed-json', err.message));
+    const unavailable = temporalProblemOf(err);
+    if (unavailable) {
+      deps.log.warn({ err, requestId: c.get('requestId'), path: c.req.path }, 'Temporal unavailable');
+      return problemResponse(c, unavailable);
+    }
     deps.log.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return problemResponse(c, new ProblemError('internal-error', 'see the server log for this request id'));
   });

@@ -4,7 +4,7 @@
  * come from Postgres; status comes from Temporal's visibility store in one
  * query per page, so a listed status is never a stale copy.
  */
-import { and, arrayContains, desc, eq, gt, lt, type SQL } from 'drizzle-orm';
+import { and, arrayContains, desc, eq, gt, isNotNull, lt, type SQL } from 'drizzle-orm';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import { jobs } from '../db/schema/index.ts';
@@ -13,6 +13,7 @@ import type { TenantCaller } from './auth.ts';
 import { jobIdPattern } from './ids.ts';
 import { baseView, withExecution, type JobRow, type JobStatus, type JobView } from './job-view.ts';
 import { ProblemError } from './problems.ts';
+import { visibilityOf } from './visibility.ts';
 
 export interface ListJobsFilter {
   type?: string;
@@ -26,6 +27,8 @@ export interface ListJobsFilter {
 
 /** With a status filter, rows are scanned in batches until the page is full or this many were looked at. */
 const maxScannedRows = 1000;
+/** Visibility calls one list request may make (one per batch of rows): the rest of a scan continues at `nextCursor`. */
+export const maxVisibilityCallsPerList = 3;
 
 export function encodeCursor(jobId: string): string {
   return Buffer.from(jobId).toString('base64url');
@@ -40,11 +43,12 @@ function decodeCursor(cursor: string): string {
 }
 
 export async function listJobs(
-  deps: { db: Db; client: Client; config: Config },
+  deps: { db: Db; client: Client; visibilityClient?: Client; config: Config },
   caller: TenantCaller,
   filter: ListJobsFilter,
 ): Promise<{ items: JobView[]; nextCursor: string | null }> {
-  const conditions: SQL[] = [eq(jobs.tenantId, caller.tenantId)];
+  // Claims whose workflow has not started are not jobs yet (see createJob).
+  const conditions: SQL[] = [eq(jobs.tenantId, caller.tenantId), isNotNull(jobs.firstRunId)];
   if (filter.type) conditions.push(eq(jobs.type, filter.type));
   if (filter.label) conditions.push(arrayContains(jobs.labels, [filter.label]));
   if (filter.createdAfter) conditions.push(gt(jobs.createdAt, new Date(filter.createdAfter)));
@@ -53,6 +57,7 @@ export async function listJobs(
   let after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
   const items: JobView[] = [];
   let scanned = 0;
+  let visibilityCalls = 0;
   // Without a status filter one batch of `limit + 1` rows is the page; with one, keep scanning.
   const batch = filter.status ? Math.max(filter.limit * 2, 50) : filter.limit + 1;
   for (;;) {
@@ -62,6 +67,7 @@ export async function listJobs(
       .where(and(...conditions, ...(after ? [lt(jobs.id, after)] : [])))
       .orderBy(desc(jobs.id))
       .limit(batch);
+    visibilityCalls++;
     const views = await withStatuses(deps, rows);
     for (const [i, view] of views.entries()) {
       scanned++;
@@ -72,20 +78,21 @@ export async function listJobs(
     }
     const exhausted = rows.length < batch;
     if (exhausted) return { items, nextCursor: null };
-    if (scanned >= maxScannedRows) return { items, nextCursor: encodeCursor(after!) };
+    if (scanned >= maxScannedRows || visibilityCalls >= maxVisibilityCallsPerList) return { items, nextCursor: encodeCursor(after!) };
   }
 }
 
-/** One visibility query for the whole page: `WorkflowId IN (...)`. */
-async function withStatuses(deps: { client: Client; config: Config }, rows: JobRow[]): Promise<JobView[]> {
-  const started = rows.filter((r) => r.firstRunId);
+/** One visibility query for the whole page: `WorkflowId IN (...)`, within the visibility budget. */
+async function withStatuses(deps: { client: Client; visibilityClient?: Client; config: Config }, rows: JobRow[]): Promise<JobView[]> {
   const infos = new Map<string, WorkflowExecutionInfo>();
-  if (started.length > 0) {
-    const ids = started.map((r) => `'${r.workflowId.replace(/'/g, '')}'`).join(', ');
-    for await (const info of deps.client.workflow.list({ query: `WorkflowId IN (${ids})`, pageSize: started.length })) {
-      // Several runs of one id (after a reset) come newest first: keep the first seen.
-      if (!infos.has(info.workflowId)) infos.set(info.workflowId, info);
-    }
+  if (rows.length > 0) {
+    const ids = rows.map((r) => `'${r.workflowId.replace(/'/g, '')}'`).join(', ');
+    await visibilityOf(deps).call('job statuses', async (client) => {
+      // Several runs of one id (after a reset) come newest first: keep the first seen. One page: ids × runs stays small.
+      for await (const info of client.workflow.list({ query: `WorkflowId IN (${ids})`, pageSize: rows.length * 2 })) {
+        if (!infos.has(info.workflowId)) infos.set(info.workflowId, info);
+      }
+    });
   }
   return rows.map((row) => {
     const view = baseView(deps.config, row);

@@ -4,26 +4,31 @@
  * idempotent (deterministic workflow id, USE_EXISTING / REJECT_DUPLICATE), so
  * any number of concurrent or retried creates end in exactly one workflow.
  */
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
 import { batchRun, findJobContract, jobCatalog, type BatchRunInput, type JobContract } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
 import { auditEvents, jobs } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { startJobWorkflow } from '../runtime/job-start.ts';
+import type { TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { workflowIdFor } from '../runtime/temporal.ts';
 import type { TenantCaller } from './auth.ts';
 import { checkBatchItemsRef } from './batch-inputs.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { jobIdPattern, newJobId } from './ids.ts';
 import type { JobRow } from './job-view.ts';
-import { enforceCreateLimits } from './limits.ts';
+import { enforceCreateLimits, noteJobStarted } from './limits.ts';
 import { fieldErrors, ProblemError } from './problems.ts';
 
 export interface JobServiceDeps {
   db: Db;
   client: Client;
   config: Config;
+  /** Which parts of Temporal answer; creates fail fast while one does not. */
+  temporalHealth?: TemporalHealthProbe;
+  /** The client for visibility calls (see visibility.ts). @default client */
+  visibilityClient?: Client;
 }
 
 export interface CreateJobRequest {
@@ -110,50 +115,100 @@ export async function createJob(
   if (!opts.limitsChecked && (!idempotencyKey || !(await keyUsed(deps.db, caller, idempotencyKey)))) await enforceCreateLimits(deps, caller);
   const jobId = newJobId();
 
-  const inserted = await deps.db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(jobs)
-      .values({
-        id: jobId,
-        tenantId: caller.tenantId,
-        type: req.type,
-        idempotencyKey: idempotencyKey ?? null,
-        requestHash,
-        workflowId: workflowIdFor(caller.tenantId, jobId),
-        createdByKeyId: caller.keyId,
-        labels: req.labels ?? [],
-        priority: req.priority ?? null,
-        retryOf: req.retryOf ?? null,
-        scheduleId: req.scheduleId ?? null,
-      })
-      .onConflictDoNothing({ target: [jobs.tenantId, jobs.idempotencyKey] })
-      .returning();
-    if (row) {
-      await tx.insert(auditEvents).values({
-        tenantId: caller.tenantId,
-        actorKeyId: caller.keyId,
-        action: req.retryOf ? 'job.retry' : 'job.create',
-        target: row.id,
-        requestId,
-        outcome: 'succeeded',
-        detail: { type: req.type, idempotencyKey: idempotencyKey ?? null, ...(req.retryOf ? { retryOf: req.retryOf } : {}) },
-      });
-    }
-    return row;
-  });
+  // The row claims the (tenant, key) pair; it becomes a job (listed, audited) once its workflow started.
+  const [inserted] = await deps.db
+    .insert(jobs)
+    .values({
+      id: jobId,
+      tenantId: caller.tenantId,
+      type: req.type,
+      idempotencyKey: idempotencyKey ?? null,
+      requestHash,
+      workflowId: workflowIdFor(caller.tenantId, jobId),
+      createdByKeyId: caller.keyId,
+      labels: req.labels ?? [],
+      priority: req.priority ?? null,
+      retryOf: req.retryOf ?? null,
+      scheduleId: req.scheduleId ?? null,
+    })
+    .onConflictDoNothing({ target: [jobs.tenantId, jobs.idempotencyKey] })
+    .returning();
 
   let row = inserted ?? (await replayOf(deps.db, caller, idempotencyKey!, requestHash));
   const delayMs = startDelayMs(req);
   if (!row.firstRunId) {
-    try {
-      row = await startWorkflow(deps, contract, row, parsed.data, delayMs);
-    } catch (err) {
-      // Without a key the caller cannot retry this exact job: forget it so no orphan row stays behind.
-      if (inserted && !idempotencyKey) await deps.db.delete(jobs).where(eq(jobs.id, row.id));
-      throw new ProblemError('temporal-unavailable', `could not start the workflow: ${(err as Error).message}`);
-    }
+    const runId = await startOrExplain(deps, contract, row, parsed.data, delayMs);
+    row = await markStarted(deps.db, row, runId, { actorKeyId: caller.keyId, requestId, idempotencyKey: idempotencyKey ?? null });
+    noteJobStarted(deps, caller.tenantId);
   }
   return { row, created: inserted !== undefined, ...(delayMs > 0 ? { startAt: new Date(row.createdAt.getTime() + delayMs) } : {}) };
+}
+
+/**
+ * Starts the job's workflow under the call deadline. A start that fails or
+ * does not answer in time (history or matching down) answers 503 with
+ * Retry-After, leaving the row unstarted: the same Idempotency-Key finishes
+ * the start, and the claim sweeper (job-claims.ts) settles rows nobody comes
+ * back for, so no workflow runs without its job and no job without its
+ * workflow.
+ */
+async function startOrExplain(deps: JobServiceDeps, contract: JobContract, row: JobRow, input: unknown, delayMs: number): Promise<string> {
+  // Matching or history known to be down: say so at once instead of waiting out the deadline.
+  const down = await deps.temporalHealth?.unreachable().catch(() => []);
+  if (down && down.length > 0) {
+    throw new ProblemError('temporal-unavailable', `Temporal ${down.join(' and ')} ${down.length > 1 ? 'do' : 'does'} not answer; the job was not started`, {
+      retryAfterSeconds: 5,
+      unreachable: down,
+    });
+  }
+  try {
+    return await deps.client.withDeadline(Date.now() + deps.config.temporalCallTimeoutMs, () => startJobWorkflow(deps, contract, row, input, delayMs));
+  } catch (err) {
+    throw new ProblemError('temporal-unavailable', `could not start the workflow: ${(err as Error).message}`, { retryAfterSeconds: 5 });
+  }
+}
+
+/** Who started a job, for its `job.create` audit record. */
+export interface StartedBy {
+  actorKeyId: string | null;
+  requestId: string;
+  idempotencyKey: string | null;
+  /** Set when the claim sweeper, not the request, found the run. */
+  adopted?: boolean;
+}
+
+/**
+ * Records the first run id and the job's `job.create` (or `job.retry`) audit
+ * record in one transaction, only if no one else did: the job exists, and is
+ * audited, exactly once.
+ */
+export async function markStarted(db: Db, row: JobRow, runId: string, by: StartedBy): Promise<JobRow> {
+  return await db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(jobs)
+      .set({ firstRunId: runId })
+      .where(and(eq(jobs.id, row.id), isNull(jobs.firstRunId)))
+      .returning();
+    if (!updated) {
+      const [current] = await tx.select().from(jobs).where(eq(jobs.id, row.id));
+      return current ?? { ...row, firstRunId: runId };
+    }
+    await tx.insert(auditEvents).values({
+      tenantId: row.tenantId,
+      actorKeyId: by.actorKeyId,
+      action: row.retryOf ? 'job.retry' : 'job.create',
+      target: row.id,
+      requestId: by.requestId,
+      outcome: 'succeeded',
+      detail: {
+        type: row.type,
+        idempotencyKey: by.idempotencyKey,
+        ...(row.retryOf ? { retryOf: row.retryOf } : {}),
+        ...(by.adopted ? { adopted: true } : {}),
+      },
+    });
+    return updated;
+  });
 }
 
 async function keyUsed(db: Db, caller: TenantCaller, idempotencyKey: string): Promise<boolean> {
@@ -179,20 +234,13 @@ async function replayOf(db: Db, caller: TenantCaller, idempotencyKey: string, re
   return existing;
 }
 
-async function startWorkflow(deps: JobServiceDeps, contract: JobContract, row: JobRow, input: unknown, delayMs: number): Promise<JobRow> {
-  const runId = await startJobWorkflow(deps, contract, row, input, delayMs);
-  const [updated] = await deps.db
-    .update(jobs)
-    .set({ firstRunId: runId })
-    .where(and(eq(jobs.id, row.id), isNull(jobs.firstRunId)))
-    .returning();
-  return updated ?? { ...row, firstRunId: runId };
-}
-
-/** The caller's job, or 404 — also for a malformed id and another tenant's job, so ids cannot be probed. */
+/**
+ * The caller's job, or 404 — also for a malformed id, another tenant's job
+ * and a claim whose workflow never started (not a job yet), so ids cannot be probed.
+ */
 export async function findJob(db: Db, caller: TenantCaller, jobId: string): Promise<JobRow> {
   const [row] = jobIdPattern.test(jobId)
-    ? await db.select().from(jobs).where(and(eq(jobs.id, jobId), eq(jobs.tenantId, caller.tenantId)))
+    ? await db.select().from(jobs).where(and(eq(jobs.id, jobId), eq(jobs.tenantId, caller.tenantId), isNotNull(jobs.firstRunId)))
     : [];
   if (!row) throw new ProblemError('not-found', `no job ${jobId}`);
   return row;

@@ -13,9 +13,12 @@ export async function waitForJob(
     const timeout = AbortSignal.timeout(waitSeconds * 1000);
     const signal = requestSignal ? AbortSignal.any([timeout, requestSignal]) : timeout;
     // result() long-polls the history for the close event; aborting ends the poll, not the job.
+    // Its own deadline replaces the request's (see app.ts), which is shorter than a long poll.
     await deps.client
-      .withAbortSignal(signal, () => deps.client.workflow.getHandle(row.workflowId).result())
+      .withDeadline(Date.now() + waitSeconds * 1000 + 1000, () =>
+        deps.client.withAbortSignal(signal, () => deps.client.workflow.getHandle(row.workflowId).result()),
+      )
       .catch(() => undefined);
   }
-  return await describeJob(deps.client, deps.config, row);
+  return await deps.client.withDeadline(Date.now() + deps.config.temporalCallTimeoutMs, () => describeJob(deps.client, deps.config, row));
 }

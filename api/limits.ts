@@ -6,9 +6,12 @@
  *   reads the database clock, so any number of API processes (even with
  *   skewed clocks) enforce one shared rate;
  * - a **cap on running jobs**, counted by Temporal visibility, because Temporal
- *   owns execution state (DESIGN.md) and a projection of it could drift.
+ *   owns execution state (DESIGN.md) and a projection of it could drift;
+ *   creates read it through a per-process estimate (running-jobs.ts) that
+ *   asks visibility only near the cap, never once per create.
  *
- * Nothing here keeps state in process memory.
+ * The bucket keeps no state in process memory; the cap's estimate does (a
+ * cache of counts).
  */
 import { eq, sql } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
@@ -16,6 +19,7 @@ import type { Db } from '../db/client.ts';
 import { tenants } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { ProblemError } from './problems.ts';
+import { runningJobsEstimatorFor } from './running-jobs.ts';
 
 /** The bucket that limits `POST /v1/jobs` (and anything else that starts a job). */
 export const createJobsBucket = 'job.create';
@@ -140,10 +144,14 @@ export async function countRunningJobs(client: Client, tenantId: string): Promis
 
 /**
  * Throws `running-jobs-cap` (429) when the tenant already runs
- * `maxRunningJobs` or more jobs. Approximate, see {@link countRunningJobs}.
+ * `maxRunningJobs` or more jobs, by an exact visibility count (ops and
+ * tests; creates use {@link enforceCreateLimits}, which estimates).
  */
 export async function assertUnderRunningCap(client: Client, tenantId: string, maxRunningJobs: number): Promise<void> {
-  const running = await countRunningJobs(client, tenantId);
+  throwIfAtCap(await countRunningJobs(client, tenantId), maxRunningJobs);
+}
+
+function throwIfAtCap(running: number, maxRunningJobs: number): void {
   if (running >= maxRunningJobs) {
     throw new ProblemError('running-jobs-cap', `the tenant runs ${running} jobs; its limit is ${maxRunningJobs} at once`, {
       runningJobs: running,
@@ -161,13 +169,33 @@ export interface LimitedCaller {
 export interface LimitsDeps {
   db: Db;
   client: Client;
-  config: LimitDefaults;
+  config: LimitDefaults & Pick<Config, 'runningCountRatePerSecond' | 'visibilityTimeoutMs'>;
+  /** The client for visibility calls (no retry of throttled calls, see visibility.ts). @default client */
+  visibilityClient?: Client;
+  log?: { warn(obj: object, msg: string): void };
+}
+
+/** The estimate of the tenant's running jobs this process keeps (one per client; the estimator budgets its counts). */
+function runningEstimate(deps: LimitsDeps) {
+  const counter = deps.visibilityClient ?? deps.client;
+  return runningJobsEstimatorFor(
+    deps.client,
+    deps.config,
+    (tenantId) => counter.withDeadline(Date.now() + deps.config.visibilityTimeoutMs, () => countRunningJobs(counter, tenantId)),
+    (err) => deps.log?.warn({ err }, 'running-jobs count failed; the cap uses the last estimate'),
+  );
+}
+
+/** Tells the cap's estimate that this process started a job of the tenant. */
+export function noteJobStarted(deps: LimitsDeps, tenantId: string): void {
+  runningEstimate(deps).noteStarted(tenantId);
 }
 
 /**
  * Applies the tenant's create limits before a job is started: the rate first
  * (one cheap Postgres statement, and it stops a flood before it reaches
- * Temporal), then the running cap (a visibility count).
+ * Temporal), then the running cap (an estimate that asks Temporal only when
+ * the tenant could be at its cap, see running-jobs.ts).
  *
  * @throws ProblemError `rate-limited` (429) with `extra.retryAfterSeconds`, which `app.onError` turns into `Retry-After`.
  * @throws ProblemError `running-jobs-cap` (429) when the tenant is at its cap.
@@ -190,5 +218,5 @@ export async function enforceCreateLimits(deps: LimitsDeps, caller: LimitedCalle
       { retryAfterSeconds: token.retryAfterSeconds },
     );
   }
-  await assertUnderRunningCap(deps.client, caller.tenantId, limits.maxRunningJobs);
+  throwIfAtCap(await runningEstimate(deps).running(caller.tenantId, limits), limits.maxRunningJobs);
 }

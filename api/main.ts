@@ -6,6 +6,8 @@ import { connectClient } from '../runtime/temporal.ts';
 import { installTracingFromConfig, shutdownTracing } from '../runtime/tracing.ts';
 import { createDb } from '../db/client.ts';
 import { createApp } from './app.ts';
+import { startClaimSweeper } from './job-claims.ts';
+import { connectVisibilityClient } from './visibility.ts';
 
 const config = loadConfig();
 const log = createLogger('api', config.logLevel);
@@ -13,7 +15,10 @@ const log = createLogger('api', config.logLevel);
 installTracingFromConfig(config, 'jobplane-api');
 const database = createDb(requireDatabaseUrl(config), { max: config.dbPoolMax, applicationName: 'jobplane-api' });
 const client = await connectClient(config);
-const app = createApp({ config, db: database.db, client, log });
+// List and count calls go over a connection of their own that answers a throttled call at once (api/visibility.ts).
+const visibilityClient = await connectVisibilityClient(config);
+const app = createApp({ config, db: database.db, client, visibilityClient, log });
+const sweeper = startClaimSweeper({ db: database.db, client, config, log });
 
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   log.info({ url: `http://${config.host}:${info.port}` }, 'api listening');
@@ -21,8 +26,10 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.hos
 
 function stop(signal: string) {
   log.info({ signal }, 'api stopping');
+  sweeper.stop();
   server.close(async () => {
     await client.connection.close();
+    await visibilityClient.connection.close();
     await database.close();
     await shutdownTracing().catch((err: unknown) => log.warn({ err }, 'could not flush traces'));
     process.exit(0);

@@ -11,6 +11,7 @@ import { catalogTaskQueues } from '../contracts/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { recommendedReplicas, taskQueueStats, type QueueTypeStats } from '../runtime/task-queue-stats.ts';
 import { taskQueueName } from '../runtime/temporal.ts';
+import { temporalParts, type TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { routePattern } from './route-pattern.ts';
 
 export interface ApiMetrics {
@@ -20,7 +21,7 @@ export interface ApiMetrics {
   jobsCreated: Counter<'type' | 'tenant'>;
 }
 
-export function createApiMetrics(deps: { client: Client; config: Config }): ApiMetrics {
+export function createApiMetrics(deps: { client: Client; config: Config; temporalHealth: TemporalHealthProbe }): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'jobplane_api_' });
   const requests = new Counter({ name: 'jobplane_http_requests_total', help: 'HTTP requests by route pattern and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
@@ -69,6 +70,16 @@ export function createApiMetrics(deps: { client: Client; config: Config }): ApiM
     registers: [registry],
     async collect() {
       for (const q of await readStats()) if (q.stats.length > 0) this.set({ task_queue: q.name }, recommendedReplicas(q.stats, policy));
+    },
+  });
+  new Gauge({
+    name: 'jobplane_temporal_part_up',
+    help: 'Whether each part of Temporal answers this process (1) or not (0): frontend, history, matching',
+    labelNames: ['part'],
+    registers: [registry],
+    async collect() {
+      const health = await deps.temporalHealth.check();
+      for (const part of temporalParts) this.set({ part }, health[part].ok ? 1 : 0);
     },
   });
   return { registry, requests, duration, jobsCreated };

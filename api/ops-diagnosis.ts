@@ -18,6 +18,7 @@ import { statusOf } from './job-view.ts';
 import { adviceFor, commandsFor } from './ops-commands.ts';
 import { decodeFailure, temporalProblem, workflowTaskTail, type DecodedFailure } from './ops-history.ts';
 import { stuckReasons, type JobDiagnosis, type PendingActivity, type StuckReason } from './ops-schemas.ts';
+import { visibilityOf } from './visibility.ts';
 import { ProblemError } from './problems.ts';
 import { parseDurationSeconds } from './schedule-schemas.ts';
 
@@ -26,6 +27,8 @@ type Activity = z.infer<typeof PendingActivity>;
 
 export interface OpsDeps {
   client: Client;
+  /** The client for visibility calls (see visibility.ts). @default client */
+  visibilityClient?: Client;
   config: Config;
 }
 
@@ -150,13 +153,16 @@ export async function findStuck(deps: OpsDeps, tenantId: string, q: StuckQueryIn
   const query = `TenantId = ${queryLiteral(tenantId)} AND ExecutionStatus = "Running"${q.type ? ` AND JobType = ${queryLiteral(q.type)}` : ''}`;
   const workflowIds: string[] = [];
   let truncated = false;
-  for await (const info of deps.client.workflow.list({ query, pageSize: Math.min(q.limit + 1, 1000) })) {
-    if (workflowIds.length === q.limit) {
-      truncated = true;
-      break;
+  // One visibility call: the limit is at most 1000 (the query schema), one page.
+  await visibilityOf(deps).call('running jobs', async (client) => {
+    for await (const info of client.workflow.list({ query, pageSize: Math.min(q.limit + 1, 1000) })) {
+      if (workflowIds.length === q.limit) {
+        truncated = true;
+        break;
+      }
+      workflowIds.push(info.workflowId);
     }
-    workflowIds.push(info.workflowId);
-  }
+  });
 
   const now = Date.now();
   const found: Diagnosis[] = [];
@@ -165,7 +171,8 @@ export async function findStuck(deps: OpsDeps, tenantId: string, q: StuckQueryIn
     while (next < workflowIds.length) {
       const id = workflowIds[next++]!;
       try {
-        const d = await diagnoseRun(deps, id, criteria, now);
+        // A deadline per run (not the request's): a scan of many runs takes longer than one call may.
+        const d = await deps.client.withDeadline(Date.now() + deps.config.temporalCallTimeoutMs, () => diagnoseRun(deps, id, criteria, now));
         if (d.reason) found.push(d);
       } catch (err) {
         // A run that vanished between the list and the describe is not stuck.

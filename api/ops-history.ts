@@ -10,6 +10,7 @@ import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { decodeArrayFromPayloads, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/index.js';
 // The proto package is CommonJS: Node's ESM loader sees only its default export.
 import proto from '@temporalio/proto';
+import { grpcStatus } from '../runtime/grpc-status.ts';
 import type { temporal } from '@temporalio/proto';
 import { ProblemError } from './problems.ts';
 
@@ -139,24 +140,23 @@ function failedCauseName(cause: number | null | undefined): string {
   return name.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _s, c: string) => c.toUpperCase());
 }
 
-const grpc = { invalidArgument: 3, notFound: 5, alreadyExists: 6, resourceExhausted: 8, failedPrecondition: 9, unavailable: 14 } as const;
-
 /** Turns a Temporal gRPC error into the problem the API answers with; anything else is rethrown. */
 export function temporalProblem(err: unknown, notFoundDetail: string): never {
   if (err instanceof ProblemError) throw err;
   if (isGrpcServiceError(err)) {
     const detail = err.details || err.message;
     switch (err.code) {
-      case grpc.notFound:
+      case grpcStatus.NOT_FOUND:
         throw new ProblemError('not-found', notFoundDetail);
-      case grpc.invalidArgument:
-      case grpc.failedPrecondition:
-      case grpc.alreadyExists:
+      case grpcStatus.INVALID_ARGUMENT:
+      case grpcStatus.FAILED_PRECONDITION:
+      case grpcStatus.ALREADY_EXISTS:
         throw new ProblemError('validation-error', `Temporal refused: ${detail}`);
-      case grpc.resourceExhausted:
+      case grpcStatus.RESOURCE_EXHAUSTED:
         throw new ProblemError('rate-limited', `Temporal is busy: ${detail}`, { retryAfterSeconds: 5 });
-      case grpc.unavailable:
-        throw new ProblemError('temporal-unavailable', detail);
+      case grpcStatus.UNAVAILABLE:
+      case grpcStatus.DEADLINE_EXCEEDED:
+        throw new ProblemError('temporal-unavailable', detail, { retryAfterSeconds: 5 });
     }
   }
   throw err;

@@ -16,6 +16,7 @@ import { assertRunning, audit, contractFor, createJob, type JobServiceDeps } fro
 import { describeJob, type JobRow, type JobView } from './job-view.ts';
 import { historyOf, resetEventOf, startInputOf, temporalProblem, type ResetTarget } from './ops-history.ts';
 import { batchJobIdPattern, type Batch, type BatchStarted, type ResetResult } from './ops-schemas.ts';
+import { visibilityOf } from './visibility.ts';
 import { ProblemError } from './problems.ts';
 import { webUiLink } from '../runtime/temporal.ts';
 
@@ -157,7 +158,7 @@ export async function startResetBatch(
   const batchJobId = newBatchJobId(caller.tenantId);
   let approximateCount = 0;
   try {
-    approximateCount = (await deps.client.workflow.count(visibilityQuery)).count;
+    approximateCount = (await visibilityOf(deps).call('count of the batch', (client) => client.workflow.count(visibilityQuery))).count;
     await deps.client.workflowService.startBatchOperation({
       namespace: deps.config.temporalNamespace,
       jobId: batchJobId,

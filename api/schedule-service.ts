@@ -24,6 +24,7 @@ import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { newJobId } from './ids.ts';
 import { audit, publicContractFor, type JobServiceDeps } from './job-service.ts';
 import { fieldErrors, ProblemError } from './problems.ts';
+import { visibilityOf } from './visibility.ts';
 import {
   canonicalTimeZone,
   parseDurationSeconds,
@@ -218,10 +219,13 @@ export async function listSchedules(deps: JobServiceDeps, caller: TenantCaller, 
   // Both values are pattern-checked (tenant ids are `ten_<hex>`, type by the query schema), so quoting is safe.
   const query = `TenantId = "${caller.tenantId}"${filter.type ? ` AND JobType = "${filter.type}"` : ''}`;
   const items: ScheduleView[] = [];
-  for await (const summary of deps.client.schedule.list({ query, pageSize: 1000 })) {
-    if (isOurs(summary)) items.push(toView(deps, summary));
-    if (items.length >= 1000) break;
-  }
+  // One visibility call: a page of 1000 schedules.
+  await visibilityOf(deps).call('schedules', async (client) => {
+    for await (const summary of client.schedule.list({ query, pageSize: 1000 })) {
+      if (isOurs(summary)) items.push(toView(deps, summary));
+      if (items.length >= 1000) break;
+    }
+  });
   return items.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
 }
 

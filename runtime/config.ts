@@ -70,6 +70,18 @@ export const settings = {
     description: 'Temporal frontend gRPC address',
     schema: z.string().min(1),
   }),
+  temporalTopology: setting({
+    env: 'JOBPLANE_TEMPORAL',
+    default: 'dev',
+    description: 'Which Temporal `npm start` runs when none answers at TEMPORAL_ADDRESS: `dev` (the CLI dev server, one process, SQLite) or `cluster` (frontend, history, matching and worker as separate processes on Postgres, server defaults; see docs/DEPLOY.md)',
+    schema: z.enum(['dev', 'cluster']),
+  }),
+  temporalHistoryShards: setting({
+    env: 'JOBPLANE_TEMPORAL_HISTORY_SHARDS',
+    default: '4',
+    description: 'History shards of the local cluster (`JOBPLANE_TEMPORAL=cluster`); fixed at its first start and can never change (production: 512 or more)',
+    schema: positiveInt,
+  }),
   temporalNamespace: setting({
     env: 'TEMPORAL_NAMESPACE',
     default: 'default',
@@ -115,7 +127,7 @@ export const settings = {
   temporalUiPort: setting({
     env: 'TEMPORAL_UI_PORT',
     default: '8233',
-    description: 'Port of the dev server Web UI started by `npm start`',
+    description: 'Port of the Temporal Web UI started by `npm start` (dev server or cluster)',
     schema: port,
   }),
   temporalUiUrl: setting({
@@ -184,6 +196,30 @@ export const settings = {
     env: 'JOBPLANE_MAX_RUNNING_JOBS',
     default: '1000',
     description: 'Default per-tenant cap on jobs running at once (creates beyond it answer 429)',
+    schema: positiveInt,
+  }),
+  temporalCallTimeoutMs: setting({
+    env: 'JOBPLANE_TEMPORAL_CALL_TIMEOUT_MS',
+    default: '4000',
+    description: 'Deadline of a workflow start, signal, cancel or describe made for a request; past it (Temporal partly down) the request answers 503 `temporal-unavailable` with Retry-After',
+    schema: positiveInt,
+  }),
+  visibilityRatePerSecond: setting({
+    env: 'JOBPLANE_VISIBILITY_RATE_PER_SECOND',
+    default: '5',
+    description: 'Temporal list/count calls one API process may make per second (the server allows 10 per frontend by default, shared by the namespace); past it a listing answers 503 `temporal-throttled` with Retry-After',
+    schema: z.coerce.number().positive(),
+  }),
+  runningCountRatePerSecond: setting({
+    env: 'JOBPLANE_RUNNING_COUNT_RATE_PER_SECOND',
+    default: '2',
+    description: 'Temporal count calls one API process may make per second for the running-jobs cap (taken only for tenants near their cap; see README "Limits and fairness")',
+    schema: z.coerce.number().positive(),
+  }),
+  visibilityTimeoutMs: setting({
+    env: 'JOBPLANE_VISIBILITY_TIMEOUT_MS',
+    default: '3000',
+    description: 'Deadline of one Temporal list/count call made for a request (503 `temporal-throttled` past it)',
     schema: positiveInt,
   }),
   bodyLimitBytes: setting({

@@ -7,8 +7,10 @@ import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 
 export const grpcStatus = {
   CANCELLED: 1,
+  INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
   RESOURCE_EXHAUSTED: 8,
   FAILED_PRECONDITION: 9,
   UNAVAILABLE: 14,

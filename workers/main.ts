@@ -14,6 +14,7 @@ import { clientDataConverter, codecFrom, temporalConnectionOptions } from '../ru
 import { createWorkers, selectedTaskQueues } from './create-workers.ts';
 import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { startHealthServer } from './health-server.ts';
+import { TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 const config = loadConfig();
@@ -32,10 +33,12 @@ Runtime.install({
 
 // Health first (answering 503 until the workers poll), so probes see a starting process, not a dead one.
 let workers: Worker[] = [];
-const health = config.workerHealthAddress ? await startHealthServer(config.workerHealthAddress, () => workers) : undefined;
+const probe: { temporal?: TemporalHealthProbe } = {};
+const health = config.workerHealthAddress ? await startHealthServer(config.workerHealthAddress, () => workers, () => probe.temporal) : undefined;
 
 const database = createDb(requireDatabaseUrl(config), { max: config.dbPoolMax, applicationName: 'jobplane-workers' });
 const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+probe.temporal = new TemporalHealthProbe(connection, { namespace: config.temporalNamespace });
 workers = await createWorkers({
   config,
   db: database.db,

@@ -20,7 +20,11 @@ export const jobs = pgTable(
     /** SHA-256 of the canonical request body, to tell a replay from a conflicting reuse of a key. */
     requestHash: text().notNull(),
     workflowId: text().notNull().unique(),
-    /** First run id, set once the workflow start succeeded; null means not started yet. */
+    /**
+     * First run id, set once the workflow start succeeded (with the job's
+     * `job.create` audit record, in one transaction). Null: a claim, not a
+     * job yet — not listed, 404 by id (api/job-claims.ts settles old ones).
+     */
     firstRunId: text(),
     createdByKeyId: text(),
     /** Free-form `key=value` or plain labels for filtering lists (`GET /v1/jobs?label=`). */
@@ -38,5 +42,7 @@ export const jobs = pgTable(
     // Keyset pagination, newest first: job ids sort by creation time, so `id < cursor` pages are stable under inserts.
     index('jobs_tenant_id_desc_index').on(t.tenantId, t.id.desc()),
     index('jobs_labels_index').using('gin', t.labels),
+    // Claims whose workflow has not started (api/job-claims.ts finds them): few rows, so a partial index.
+    index('jobs_unstarted_index').on(t.createdAt).where(sql`${t.firstRunId} is null`),
   ],
 );

@@ -14,6 +14,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
 import { grpcCodeOf, grpcStatus } from '../../../runtime/grpc-status.ts';
@@ -205,7 +206,7 @@ async function ensureNamespace(connection: Connection, namespace: string, retent
   try {
     await connection.workflowService.registerNamespace({
       namespace,
-      workflowExecutionRetentionPeriod: { seconds: retentionHours * 3600 },
+      workflowExecutionRetentionPeriod: msToTs(`${retentionHours}h`),
       description: 'Jobplane jobs',
     });
   } catch (err) {

@@ -1,0 +1,1 @@
+CREATE INDEX "jobs_unstarted_index" ON "jobs" USING btree ("created_at") WHERE "jobs"."first_run_id" is null;
