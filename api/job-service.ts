@@ -153,8 +153,9 @@ export async function createJob(
  * workflow.
  */
 async function startOrExplain(deps: JobServiceDeps, contract: JobContract, row: JobRow, input: unknown, delayMs: number): Promise<string> {
-  // Matching or history known to be down: say so at once instead of waiting out the deadline.
-  const down = await deps.temporalHealth?.unreachable().catch(() => []);
+  // Matching or history known to be down (by the last probe, at most a few seconds old): say so at once
+  // instead of waiting out the deadline.
+  const down = deps.temporalHealth?.knownUnreachable();
   if (down && down.length > 0) {
     throw new ProblemError('temporal-unavailable', `Temporal ${down.join(' and ')} ${down.length > 1 ? 'do' : 'does'} not answer; the job was not started`, {
       retryAfterSeconds: 5,

@@ -20,6 +20,7 @@ import { tenants } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
 import { ProblemError } from './problems.ts';
 import { runningJobsEstimatorFor } from './running-jobs.ts';
+import { tallyVisibilityCall } from './visibility.ts';
 
 /** The bucket that limits `POST /v1/jobs` (and anything else that starts a job). */
 export const createJobsBucket = 'job.create';
@@ -181,7 +182,10 @@ function runningEstimate(deps: LimitsDeps) {
   return runningJobsEstimatorFor(
     deps.client,
     deps.config,
-    (tenantId) => counter.withDeadline(Date.now() + deps.config.visibilityTimeoutMs, () => countRunningJobs(counter, tenantId)),
+    (tenantId) => {
+      tallyVisibilityCall('count of running jobs', 'sent');
+      return counter.withDeadline(Date.now() + deps.config.visibilityTimeoutMs, () => countRunningJobs(counter, tenantId));
+    },
     (err) => deps.log?.warn({ err }, 'running-jobs count failed; the cap uses the last estimate'),
   );
 }

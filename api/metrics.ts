@@ -13,6 +13,7 @@ import { recommendedReplicas, taskQueueStats, type QueueTypeStats } from '../run
 import { taskQueueName } from '../runtime/temporal.ts';
 import { temporalParts, type TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { routePattern } from './route-pattern.ts';
+import { visibilityCallTally } from './visibility.ts';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -80,6 +81,18 @@ export function createApiMetrics(deps: { client: Client; config: Config; tempora
     async collect() {
       const health = await deps.temporalHealth.check();
       for (const part of temporalParts) this.set({ part }, health[part].ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'jobplane_temporal_visibility_calls',
+    help: 'Temporal list/count calls of this process since it started, by purpose and outcome (sent, budget-spent: refused by the API budget, throttled: refused or timed out at Temporal)',
+    labelNames: ['call', 'outcome'],
+    registers: [registry],
+    collect() {
+      for (const [key, n] of visibilityCallTally) {
+        const [call, outcome] = key.split('\0') as [string, string];
+        this.set({ call, outcome }, n);
+      }
     },
   });
   return { registry, requests, duration, jobsCreated };

@@ -22,6 +22,18 @@ import { grpcCodeOf, grpcStatus } from '../runtime/grpc-status.ts';
 import { clientDataConverter, codecFrom, temporalConnectionOptions } from '../runtime/temporal.ts';
 import { ProblemError } from './problems.ts';
 
+/**
+ * Visibility calls this process made, by what they were for (`job statuses`,
+ * `count of running jobs`, …), and how many it refused or Temporal throttled:
+ * exported as `jobplane_temporal_visibility_calls` by api/metrics.ts.
+ */
+export const visibilityCallTally = new Map<string, number>();
+
+export function tallyVisibilityCall(what: string, outcome: 'sent' | 'budget-spent' | 'throttled'): void {
+  const key = `${what}\0${outcome}`;
+  visibilityCallTally.set(key, (visibilityCallTally.get(key) ?? 0) + 1);
+}
+
 /** A token bucket in process memory: `take()` answers at once. */
 export class LocalTokenBucket {
   private tokens: number;
@@ -55,14 +67,18 @@ export function createVisibilityGate(client: Client, config: Pick<Config, 'visib
   return {
     async call(what, fn) {
       if (!bucket.take()) {
+        tallyVisibilityCall(what, 'budget-spent');
         throw new ProblemError('temporal-throttled', `${what}: this API process is at its budget of ${config.visibilityRatePerSecond} Temporal list/count calls per second`, {
           retryAfterSeconds: 1,
         });
       }
+      tallyVisibilityCall(what, 'sent');
       try {
         return await client.withDeadline(Date.now() + config.visibilityTimeoutMs, () => fn(client));
       } catch (err) {
-        throw visibilityProblem(what, err, config.visibilityTimeoutMs) ?? err;
+        const problem = visibilityProblem(what, err, config.visibilityTimeoutMs);
+        if (problem) tallyVisibilityCall(what, 'throttled');
+        throw problem ?? err;
       }
     },
   };

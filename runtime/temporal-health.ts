@@ -76,6 +76,17 @@ export class TemporalHealthProbe {
     return temporalParts.filter((part) => !health[part].ok);
   }
 
+  /**
+   * The parts known not to answer, without waiting: the last result (a new
+   * probe starts in the background when it is stale), or [] before the first
+   * probe. For hot paths: a create must not wait on a probe.
+   */
+  knownUnreachable(): TemporalPart[] {
+    const cached = this.cached;
+    if (!cached || Date.now() - cached.checkedAt >= this.cacheMs) void this.check();
+    return cached ? temporalParts.filter((part) => !cached[part].ok) : [];
+  }
+
   private async probe(): Promise<TemporalHealth> {
     const ws = this.connection.workflowService;
     const namespace = this.opts.namespace;

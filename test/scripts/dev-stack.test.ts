@@ -1,7 +1,9 @@
 /**
- * `npm start` as a newcomer runs it: embedded Postgres, the Temporal dev
- * server with its Web UI, the API and workers; the printed curl creates a
- * job that succeeds; Ctrl-C stops every child; a second start finds the job.
+ * `npm start` as a newcomer runs it: embedded Postgres, Temporal with its Web
+ * UI (the dev server; in the cluster tier `JOBPLANE_TEMPORAL=cluster`, the
+ * separate service processes on Postgres), the API and workers; the printed
+ * curl creates a job that succeeds; Ctrl-C stops every child; a second start
+ * finds the job.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -9,7 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
-import { repoRoot } from '../helpers/stack.ts';
+import { freeClusterFrontendPort } from '../helpers/cluster.ts';
+import { onCluster, repoRoot } from '../helpers/stack.ts';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'jobplane-dev-'));
 let running: ChildProcess | undefined;
@@ -19,8 +22,11 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
+const topology = onCluster() ? 'cluster' : 'dev';
+
 async function ports() {
-  return { api: await freePort(), temporal: await freePort(), ui: await freePort(), pg: await freePort(), sink: await freePort(), metrics: await freePort(), health: await freePort() };
+  const temporal = topology === 'cluster' ? await freeClusterFrontendPort() : await freePort();
+  return { api: await freePort(), temporal, ui: await freePort(), pg: await freePort(), sink: await freePort(), metrics: await freePort(), health: await freePort() };
 }
 
 function startDev(p: Awaited<ReturnType<typeof ports>>): Promise<{ child: ChildProcess; output: () => string }> {
@@ -35,6 +41,7 @@ function startDev(p: Awaited<ReturnType<typeof ports>>): Promise<{ child: ChildP
     JOBPLANE_WORKER_HEALTH_ADDRESS: `127.0.0.1:${p.health}`,
     JOBPLANE_DATA_DIR: dataDir,
     JOBPLANE_LOG_LEVEL: 'warn',
+    JOBPLANE_TEMPORAL: topology,
   };
   delete env.DATABASE_URL; // the embedded default is what a fresh machine gets
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/dev.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -94,9 +101,19 @@ it('starts the whole stack, runs the printed curl to success, stops cleanly and 
   }
   expect(view.status).toBe('succeeded');
 
+  if (topology === 'cluster') {
+    expect(first.output()).toContain('Temporal       cluster: frontend');
+    // One process per service, each with its pid file.
+    for (const service of ['frontend', 'history', 'matching', 'worker']) {
+      const pid = Number(readFileSync(path.join(dataDir, 'temporal-cluster', `${service}.pid`), 'utf8'));
+      expect(() => process.kill(pid, 0), service).not.toThrow();
+    }
+  }
+
   expect(await stopDev(first.child)).toBe(0);
   expect(first.output()).toContain('[jobplane] stopped');
   await expect(fetch(`http://127.0.0.1:${p.api}/healthz`)).rejects.toThrow();
+  await expect(fetch(`http://127.0.0.1:${p.ui}/`)).rejects.toThrow();
 
   const second = await startDev(p);
   expect(second.output()).not.toContain(key); // the existing key is reused, not reprinted

@@ -22,10 +22,10 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey, createTenant } from '../../api/tenant-service.ts';
-import { freePort, type DevServer } from '../../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
 import { launchBrowser, screenshot, type TestBrowser } from '../helpers/browser.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
-import { startTestStack, startTestTemporal, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { startTestStack, startTestTemporal, waitForJob, type TestStack, type TestTemporal } from '../helpers/stack.ts';
 
 const marker = `UI-MARKER-${randomBytes(6).toString('hex')}`;
 /** base64 of `binary/encrypted`: how the UI prints the encoding of a payload it could not decode. */
@@ -35,7 +35,7 @@ const dbFile = path.join(dir, 'temporal.db');
 
 let grpcPort: number;
 let uiUrl: string;
-let temporal: DevServer | undefined;
+let temporal: TestTemporal | undefined;
 let stack: TestStack;
 let workers: { stop(): Promise<void> } | undefined;
 let receiver: Receiver;

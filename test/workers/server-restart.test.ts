@@ -6,15 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { DevServer } from '../../scripts/lib/temporal-dev-server.ts';
 import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
-import { startTestStack, startTestTemporal, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { startTestStack, startTestTemporal, waitForJob, type TestStack, type TestTemporal } from '../helpers/stack.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'jobplane-restart-'));
 const dbFile = path.join(dir, 'temporal.db');
 let port: number;
-let temporal: DevServer;
+let temporal: TestTemporal;
 let stack: TestStack;
 let receiver: Receiver;
 

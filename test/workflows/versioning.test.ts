@@ -15,19 +15,18 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import type { temporal } from '@temporalio/proto';
-import type { DevServer } from '../../scripts/lib/temporal-dev-server.ts';
 import { fixtureActivities } from '../fixtures/versioning/activities.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { codecFrom, failureConverterPath } from '../../runtime/temporal.ts';
 import { replayDir } from '../helpers/record-history.ts';
-import { startTestTemporal, testCodecKeys } from '../helpers/stack.ts';
+import { startTestTemporal, testCodecKeys, type TestTemporal } from '../helpers/stack.ts';
 
 type History = temporal.api.history.v1.IHistory;
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/versioning/${name}.ts`, import.meta.url));
 const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error: (m: string) => console.error(m), log() {} };
 
-let server: DevServer;
+let server: TestTemporal;
 let client: Client;
 let connection: NativeConnection;
 const bundles: Record<string, WorkflowBundleWithSourceMap> = {};

@@ -23,7 +23,7 @@ import { TemporalHealthProbe } from '../../../runtime/temporal-health.ts';
 import { REPO_ROOT } from '../tool-files.ts';
 import type { TemporalServerTools } from '../temporal-server-tools.ts';
 import { clusterServices, writeServerConfigs, writeUiConfig, type ClusterDatabases, type ClusterPorts, type ClusterService } from './config.ts';
-import { setUpClusterSchemas } from './schema.ts';
+import { hasClusterMetadata, setUpClusterSchemas } from './schema.ts';
 import { supervise, type Supervised } from './supervisor.ts';
 
 /** The dynamic config every cluster Jobplane ships runs with (compose, Kubernetes, this launcher). */
@@ -95,9 +95,16 @@ export async function startTemporalCluster(opts: TemporalClusterOptions): Promis
   });
   const logDir = path.join(dir, 'logs');
   const processes = {} as TemporalCluster['processes'];
-  for (const service of clusterServices) {
-    processes[service] = supervise({ name: service, command: opts.tools.server, args: serviceArgs[service], pidDir: dir, logDir, log });
-  }
+  const start = (service: ClusterService) =>
+    (processes[service] = supervise({ name: service, command: opts.tools.server, args: serviceArgs[service], pidDir: dir, logDir, log }));
+  // The first process to start writes the cluster metadata; several writing it at once make all but one exit.
+  const [first, ...rest] = clusterServices;
+  start(first);
+  await waitForClusterMetadata(opts.databases, processes[first], 30_000).catch(async (err: unknown) => {
+    await processes[first].stop();
+    throw err;
+  });
+  for (const service of rest) start(service);
   const address = `127.0.0.1:${opts.ports.services.frontend.grpc}`;
   const stopAll = async () => {
     await Promise.all([processes.ui?.stop(), processes.frontend.stop(), processes.worker.stop()]);
@@ -170,6 +177,15 @@ function assertShardCountUnchanged(dir: string, numHistoryShards: number): void 
     return;
   }
   writeFileSync(file, `${numHistoryShards}\n`);
+}
+
+async function waitForClusterMetadata(db: ClusterDatabases, first: Supervised, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await hasClusterMetadata(db)) return;
+    await sleep(100);
+  }
+  throw new TemporalClusterError(`${first.name} did not write the cluster metadata within ${timeoutMs} ms (restarts: ${first.restarts()}); see its log`);
 }
 
 async function connectWhenUp(address: string, timeoutMs: number, processes: TemporalCluster['processes'], logDir: string): Promise<Connection> {

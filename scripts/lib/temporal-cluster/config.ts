@@ -31,20 +31,20 @@ export interface ClusterPorts {
 }
 
 /**
- * The fixed ports of `JOBPLANE_TEMPORAL=cluster npm start`: the frontend on
- * the port of TEMPORAL_ADDRESS (7233, like the dev server, so every CLI
- * command in the runbook works unchanged), the others on the server's own
- * defaults (history 7234, matching 7235, worker 7239, membership 69xx).
+ * The ports of `JOBPLANE_TEMPORAL=cluster npm start`, laid out as the server's
+ * own defaults are around the frontend's port (the port of TEMPORAL_ADDRESS,
+ * 7233 like the dev server, so every CLI command in the runbook works
+ * unchanged): history +1, matching +2, worker +6, the frontend's HTTP API
+ * +10, metrics +20…+23, and each service's membership port 300 below its
+ * gRPC port (6933…6939). Membership ports must stay below 32768 (see
+ * {@link freeMembershipPort}), so the frontend port must too.
  */
 export function defaultClusterPorts(frontendPort: number, uiPort: number): ClusterPorts {
+  if (frontendPort < 400 || frontendPort > 32_000) throw new Error(`the cluster's frontend port must be between 400 and 32000 (membership ports are stored as smallint), got ${frontendPort}`);
+  const at = (offset: number, metricsOffset: number): ServicePorts => ({ grpc: frontendPort + offset, membership: frontendPort + offset - 300, metrics: frontendPort + metricsOffset });
   return {
-    services: {
-      frontend: { grpc: frontendPort, membership: 6933, metrics: 7901 },
-      history: { grpc: 7234, membership: 6934, metrics: 7902 },
-      matching: { grpc: 7235, membership: 6935, metrics: 7903 },
-      worker: { grpc: 7239, membership: 6939, metrics: 7904 },
-    },
-    frontendHttp: 7243,
+    services: { frontend: at(0, 20), history: at(1, 21), matching: at(2, 22), worker: at(6, 23) },
+    frontendHttp: frontendPort + 10,
     ui: uiPort,
   };
 }

@@ -65,3 +65,11 @@ async function runSqlTool(sqlTool: string, db: ClusterDatabases, database: strin
     throw new ClusterSchemaError(`temporal-sql-tool ${args.join(' ')} on ${database} failed: ${e.message}\n${(e.stderr ?? '') + (e.stdout ?? '')}`.trim());
   }
 }
+
+/** Whether a server process has written the cluster's metadata record (done once, by the first process to start). */
+export async function hasClusterMetadata(db: ClusterDatabases): Promise<boolean> {
+  return await withAdmin(db, db.persistence, async (sql) => {
+    const [row] = await sql`select count(*)::int as n from cluster_metadata_info`;
+    return (row?.n ?? 0) > 0;
+  });
+}

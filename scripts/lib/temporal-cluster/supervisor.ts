@@ -37,8 +37,10 @@ export interface Supervised {
   current(): ChildProcess | undefined;
   /** How many times the process was started again after an unasked exit. */
   restarts(): number;
-  /** Stops supervising: SIGTERM, SIGKILL after `graceMs`; resolves once it exited. */
-  stop(graceMs?: number): Promise<void>;
+  /** Stops supervising: SIGTERM (or `signal`), SIGKILL after `graceMs`; resolves once it exited. */
+  stop(graceMs?: number, signal?: NodeJS.Signals): Promise<void>;
+  /** Starts supervising again after `stop()` (an outage that ends). */
+  start(): void;
 }
 
 const everyRun = new Set<ChildProcess>();
@@ -54,7 +56,7 @@ export function supervise(opts: SupervisedOptions): Supervised {
   mkdirSync(opts.pidDir, { recursive: true });
   mkdirSync(opts.logDir, { recursive: true });
   const pidFile = path.join(opts.pidDir, `${opts.name}.pid`);
-  const logFile: WriteStream = createWriteStream(path.join(opts.logDir, `${opts.name}.log`), { flags: 'a' });
+  let logFile: WriteStream = createWriteStream(path.join(opts.logDir, `${opts.name}.log`), { flags: 'a' });
 
   let child: ChildProcess | undefined;
   let stopping = false;
@@ -103,18 +105,27 @@ export function supervise(opts: SupervisedOptions): Supervised {
     name: opts.name,
     current: () => child,
     restarts: () => restartCount,
-    async stop(graceMs = 10_000) {
+    async stop(graceMs = 10_000, signal: NodeJS.Signals = 'SIGTERM') {
+      if (stopping) return await exited;
       stopping = true;
       if (restartTimer) clearTimeout(restartTimer);
       const proc = child;
       if (proc && proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
+        proc.kill(signal);
         const killer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
         await exited;
         clearTimeout(killer);
       }
       rmSync(pidFile, { force: true });
       await new Promise<void>((resolve) => logFile.end(() => resolve()));
+    },
+    start() {
+      if (!stopping) return;
+      stopping = false;
+      backoff = initialBackoff;
+      logFile = createWriteStream(path.join(opts.logDir, `${opts.name}.log`), { flags: 'a' });
+      run();
+      opts.log(`${opts.name} started again (pid ${child?.pid})`);
     },
   };
 }
