@@ -7,6 +7,7 @@ import { requestId } from 'hono/request-id';
 import type { Context } from 'hono';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import { auditEvents } from '../db/schema/index.ts';
 import { blobStoreFrom, type BlobStore } from '../runtime/blob-store.ts';
 import type { Config } from '../runtime/config.ts';
@@ -196,6 +197,10 @@ export function createApp(input: AppDeps) {
     if (unavailable) {
       deps.log.warn({ err, requestId: c.get('requestId'), path: c.req.path }, 'Temporal unavailable');
       return problemResponse(c, unavailable);
+    }
+    if (isDatabaseUnavailable(err)) {
+      deps.log.warn({ err, requestId: c.get('requestId'), path: c.req.path }, 'Postgres unavailable');
+      return problemResponse(c, new ProblemError('database-unavailable', 'Postgres does not answer; retry after Retry-After (a create with the same Idempotency-Key)', { retryAfterSeconds: 2 }));
     }
     deps.log.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return problemResponse(c, new ProblemError('internal-error', 'see the server log for this request id'));

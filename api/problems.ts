@@ -31,6 +31,7 @@ export const problems = {
   'rate-limited': { status: 429, title: 'Too many requests; retry after the Retry-After interval' },
   'running-jobs-cap': { status: 429, title: 'The tenant has reached its limit of jobs running at once' },
   'temporal-unavailable': { status: 503, title: 'The job engine is unavailable; retry with the same Idempotency-Key' },
+  'database-unavailable': { status: 503, title: 'The database is unavailable; retry after the Retry-After interval' },
   'temporal-throttled': { status: 503, title: 'The job engine is throttling list and count calls; retry after the Retry-After interval' },
   'internal-error': { status: 500, title: 'Internal error' },
 } as const;

@@ -76,8 +76,17 @@ export interface GrpcProxyOptions {
 const notForwarded = new Set([':status', ':method', ':path', ':scheme', ':authority', 'authorization']);
 
 export async function startGrpcProxy(opts: GrpcProxyOptions): Promise<GrpcProxy> {
-  const upstream = http2.connect(`http://${opts.upstream}`);
-  upstream.on('error', () => {});
+  // One HTTP/2 session to the server, opened again when it goes away (a restarted frontend).
+  const connect = () => {
+    const session = http2.connect(`http://${opts.upstream}`);
+    session.on('error', () => {});
+    return session;
+  };
+  let upstream = connect();
+  const live = () => {
+    if (upstream.closed || upstream.destroyed) upstream = connect();
+    return upstream;
+  };
   const stats = { forwarded: 0, refused: 0 };
   const { tls } = opts;
   const server = tls
@@ -109,7 +118,15 @@ export async function startGrpcProxy(opts: GrpcProxyOptions): Promise<GrpcProxy>
     stats.forwarded++;
     const forwarded: http2.OutgoingHttpHeaders = { ':method': headers[':method'], ':path': headers[':path'] };
     for (const [k, v] of Object.entries(headers)) if (!notForwarded.has(k)) forwarded[k] = v;
-    const up = upstream.request(forwarded);
+    let up: http2.ClientHttp2Stream;
+    try {
+      up = live().request(forwarded);
+    } catch {
+      // The session died between the check and the request: UNAVAILABLE (14), as a dead server would answer.
+      upstream.destroy();
+      down.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'upstream unavailable' }, { endStream: true });
+      return;
+    }
     let trailers: http2.IncomingHttpHeaders | undefined;
     up.on('response', (h) => {
       const out: http2.OutgoingHttpHeaders = {};
