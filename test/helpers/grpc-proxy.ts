@@ -98,6 +98,8 @@ export async function startGrpcProxy(opts: GrpcProxyOptions): Promise<GrpcProxy>
         rejectUnauthorized: opts.requireClientCert ?? false,
       })
     : http2.createServer();
+  // A client that dies mid-call (a killed API) resets its socket: that is its business, not the proxy's.
+  server.on('session', (session) => session.on('error', () => {}));
   server.on('stream', (down, headers) => {
     if (opts.apiKey !== undefined && headers.authorization !== `Bearer ${opts.apiKey}`) {
       stats.refused++;
@@ -109,6 +111,7 @@ export async function startGrpcProxy(opts: GrpcProxyOptions): Promise<GrpcProxy>
     if (!held) return forward(down, headers);
     // Paused, the request body waits in the stream's buffer until the call goes on.
     down.pause();
+    down.on('error', () => {});
     void held.finally(() => {
       if (!down.closed) forward(down, headers);
     });
