@@ -13,7 +13,7 @@ export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   machine: ReturnType<typeof machineInfo>;
-  config: { w1N: number; w2N: number; w2Concurrency: number; warmup: number; postgres: string; temporalCli: string };
+  config: { w1N: number; w2N: number; w2Concurrency: number; warmup: number; postgres: string; temporalCli: string; temporal?: { engine: string; durability: string } };
   /** Absent when BENCH_WORKLOADS left the workload out. */
   w1?: W1Result;
   w2?: W2Result;
@@ -146,6 +146,7 @@ export function formatResults(r: BenchResults): string {
     `Jobplane bench — ${r.startedAt}`,
     `machine: ${m.cpus} CPU (${m.cpuModel}), ${m.totalMemMiB} MiB, node ${m.node}, ${m.platform}`,
     `postgres: ${r.config.postgres}; warm-up ${r.config.warmup} of each`,
+    `temporal: ${r.config.temporal ? `${r.config.temporal.engine} — ${r.config.temporal.durability}` : 'dev server'}`,
     ...sections.flatMap((section) => ['', ...section]),
   ].join('\n');
 }

@@ -69,7 +69,7 @@ function workloadsFromEnv(raw: string | undefined): Set<string> {
 
 async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchResults> {
   const startedAt = new Date().toISOString();
-  log('starting Temporal dev server, Postgres, receiver; bundling workflows');
+  log(`starting Temporal (${process.env.BENCH_TEMPORAL === 'cluster' ? 'the production-shaped cluster' : 'the dev server'}), Postgres, receiver; bundling workflows`);
   const base = await startBase(cleanup, signal);
   signal.throwIfAborted();
   const on = (w: string) => settings.workloads.has(w);
@@ -91,6 +91,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
       warmup: settings.warmup,
       postgres: base.postgres,
       temporalCli: base.temporalCliVersion,
+      temporal: { engine: base.temporal.engine, durability: base.temporal.durability },
     },
     ...(w1 && { w1 }),
     ...(w2 && { w2 }),

@@ -21,7 +21,10 @@ import { createLogger } from '../runtime/logger.ts';
 import { taskQueueName } from '../runtime/temporal.ts';
 import { ensureTool, readToolVersion } from '../scripts/lib/cli-tools.ts';
 import { startEmbeddedPostgres } from '../scripts/lib/postgres.ts';
-import { startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
+import { freePort, startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
+import { startTemporalCluster } from '../scripts/lib/temporal-cluster/cluster.ts';
+import { clusterServices, freeClusterPorts } from '../scripts/lib/temporal-cluster/config.ts';
+import { ensureTemporalServerTools } from '../scripts/lib/temporal-server-tools.ts';
 import { createWorkers } from '../workers/create-workers.ts';
 import { buildWorkflowBundle } from '../workers/workflow-bundle.ts';
 import { generateCodecKeySpec } from '../runtime/codec.ts';
@@ -35,8 +38,19 @@ const embeddedPgPort = 5497;
 const signingSecret = 'bench-signing-secret-0123456789';
 const codecKeys = generateCodecKeySpec('bench');
 
+/** The Temporal a run measures: the dev server, or (`BENCH_TEMPORAL=cluster`) the production-shaped cluster. */
+export interface BenchTemporal {
+  engine: 'dev' | 'cluster';
+  address: string;
+  /** Pids of every Temporal process, for CPU accounting. */
+  pids(): number[];
+  /** What the engine commits to disk, for the results file. */
+  durability: string;
+  stop(): Promise<void>;
+}
+
 export interface BenchBase {
-  temporal: DevServer;
+  temporal: BenchTemporal;
   temporalCliVersion: string;
   /** Where Postgres came from, for the results file. */
   postgres: 'DATABASE_URL' | 'embedded';
@@ -65,8 +79,8 @@ export interface Workload {
 /** Starts what all workloads share; every piece is registered in `cleanup` as soon as it runs. */
 export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<BenchBase> {
   const cliPath = await ensureTool('temporal', { quiet: true });
-  const temporal = await startDevServer({ cliPath });
-  cleanup.add('temporal dev server', () => temporal.stop());
+  const temporal = process.env.BENCH_TEMPORAL === 'cluster' ? await startBenchCluster(cleanup) : await startBenchDevServer(cliPath);
+  cleanup.add(`temporal (${temporal.engine})`, () => temporal.stop());
 
   const pg = await postgresUrl(cleanup);
   await dropStaleBenchDatabases(pg.url);
@@ -88,6 +102,46 @@ export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<
   });
   const temporalCliVersion = (await readToolVersion('temporal', cliPath)) ?? 'unknown';
   return { temporal, temporalCliVersion, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup, signal };
+}
+
+async function startBenchDevServer(cliPath: string): Promise<BenchTemporal> {
+  const server: DevServer = await startDevServer({ cliPath });
+  return {
+    engine: 'dev',
+    address: server.address,
+    pids: () => (server.process.pid ? [server.process.pid] : []),
+    durability: 'dev server, SQLite in memory (nothing on disk)',
+    stop: () => server.stop(),
+  };
+}
+
+/**
+ * The production topology (scripts/lib/temporal-cluster): separate service
+ * processes on an embedded Postgres of their own (fresh each run, under the
+ * data dir), server defaults and the shipped dynamic config.
+ */
+async function startBenchCluster(cleanup: Cleanup): Promise<BenchTemporal> {
+  const tools = await ensureTemporalServerTools({ quiet: true });
+  const root = path.resolve(process.env.JOBPLANE_DATA_DIR || settings.dataDir.default!, 'bench-cluster');
+  rmSync(root, { recursive: true, force: true });
+  const pgPort = await freePort();
+  const pg = await startEmbeddedPostgres(path.join(root, 'postgres'), pgPort, { maxConnections: 200 });
+  cleanup.add('cluster postgres', () => pg.stop());
+  const url = new URL(pg.url);
+  const cluster = await startTemporalCluster({
+    tools,
+    dir: path.join(root, 'temporal-cluster'),
+    databases: { host: url.hostname, port: pgPort, user: url.username, password: url.password, persistence: 'temporal', visibility: 'temporal_visibility' },
+    ports: await freeClusterPorts(false),
+    log: (line) => process.stderr.write(`[bench cluster] ${line}\n`),
+  });
+  return {
+    engine: 'cluster',
+    address: cluster.address,
+    pids: () => clusterServices.map((s) => cluster.processes[s].current()?.pid).filter((p): p is number => p !== undefined),
+    durability: 'cluster on Postgres 18 (embedded), synchronous_commit=on, fsync=on (Postgres defaults)',
+    stop: () => cluster.stop(),
+  };
 }
 
 async function postgresUrl(cleanup: Cleanup): Promise<{ url: string; source: BenchBase['postgres'] }> {

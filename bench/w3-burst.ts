@@ -192,11 +192,12 @@ async function runPhase(
   }
 
   const clkTck = clockTicksPerSecond();
-  const serverPid = base.temporal.process.pid;
+  // Every Temporal process (one dev server, or the cluster's services).
+  const serverTicks = () => base.temporal.pids().reduce((sum, pid) => sum + (treeTicks(pid) ?? 0), 0);
   const cpuStart = new Map<number, number>();
   const cpuLast = new Map<number, number>();
   for (const p of workers.live()) if (p.pid) cpuStart.set(p.pid, treeTicks(p.pid) ?? 0);
-  const serverStart = serverPid ? (treeTicks(serverPid) ?? 0) : 0;
+  const serverStart = serverTicks();
   const readCpu = () => {
     for (const p of workers.live()) {
       if (!p.pid) continue;
@@ -243,7 +244,7 @@ async function runPhase(
   }
   const drained = performance.now();
   readCpu();
-  const serverEnd = serverPid ? (treeTicks(serverPid) ?? serverStart) : serverStart;
+  const serverEnd = serverTicks();
   await sampler;
   const maxProcesses = Math.max(1, ...samples.map((x) => x.processes));
   await workers.stop();
