@@ -7,26 +7,25 @@
  * config each process gets is one `loadConfig` accepts, every worker
  * Deployment has a ScaledObject watching the queues it polls, grace periods
  * cover the drain, heaps fit the memory limits, pods run as the image's
- * non-root user.
+ * non-root user. The self-hosted overlay also deploys a Temporal cluster:
+ * its objects are left out here and checked by
+ * temporal-cluster-manifests.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { catalogTaskQueues } from '../../contracts/index.ts';
 import { loadConfig, settings, type Config } from '../../runtime/config.ts';
 import { codecFrom, taskQueueName } from '../../runtime/temporal.ts';
-import { ensureInfraCheckPackages, ensureKustomize, kustomizeBuild } from '../../scripts/lib/kustomize.ts';
 import { selectedTaskQueues } from '../../workers/create-workers.ts';
+import { bytes, isTemporalObject, matches, ofKind, renderKustomizations, schemaProblems, validateStrict, type K8sObject, type RenderedSet } from './kubernetes.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
-const kustomizations = ['infra/k8s/base', 'infra/k8s/overlays/dev', 'infra/k8s/overlays/cloud'];
+const kustomizations = ['infra/k8s/base', 'infra/k8s/overlays/dev', 'infra/k8s/overlays/cloud', 'infra/k8s/overlays/self-hosted'];
 const overlays = kustomizations.filter((k) => k.includes('/overlays/'));
 
 // --- shapes read by the assertions (objects are schema-validated first) ----------------------
 
-interface Meta { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-interface K8sObject { apiVersion: string; kind: string; metadata: Meta; data?: Record<string, string>; spec?: unknown }
 interface EnvVar {
   name: string;
   value?: string;
@@ -54,7 +53,7 @@ interface PodSpec {
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   volumes?: { name: string; emptyDir?: object; secret?: { secretName: string } }[];
 }
-interface Workload extends K8sObject { spec: { replicas?: number; selector?: { matchLabels?: Record<string, string> }; template: { metadata?: Meta; spec: PodSpec } } }
+interface Workload extends K8sObject { spec: { replicas?: number; selector?: { matchLabels?: Record<string, string> }; template: { metadata?: K8sObject['metadata']; spec: PodSpec } } }
 interface ScaledObject extends K8sObject {
   spec: {
     scaleTargetRef: { name: string; kind?: string };
@@ -79,71 +78,19 @@ const imageUid = Number(/^USER (\d+)/m.exec(runtimeStage)?.[1]);
 
 // --- rendering and validation ----------------------------------------------------------------
 
-type ValidateFn = (this: unknown) => void;
-interface YamlModule { parseAllDocuments(source: string): { toJS(): unknown }[] }
+let set: RenderedSet;
+/** Jobplane's objects of each kustomization (a self-hosted Temporal cluster's are left out). */
 let rendered: Map<string, K8sObject[]>;
-let modelsDir: string;
 
 beforeAll(async () => {
-  // First run on a fresh machine: `go install` of kustomize (about a minute) and `npm ci` of infra/check.
-  const [kustomize, nodeModules] = await Promise.all([ensureKustomize(), ensureInfraCheckPackages()]);
-  modelsDir = nodeModules;
-  const { parseAllDocuments } = (await import(pathToFileURL(path.join(nodeModules, 'yaml/dist/index.js')).href)) as YamlModule;
-  rendered = new Map();
-  for (const dir of kustomizations) {
-    const yaml = await kustomizeBuild(kustomize, path.join(root, dir));
-    rendered.set(dir, parseAllDocuments(yaml).map((d) => d.toJS() as K8sObject));
-  }
+  set = await renderKustomizations(kustomizations);
+  rendered = new Map([...set.rendered].map(([dir, objects]) => [dir, objects.filter((o) => !isTemporalObject(o))]));
 }, 15 * 60_000);
-
-/** The validate function kubernetes-models attaches to the model class of this apiVersion/kind. */
-async function validatorFor(apiVersion: string, kind: string): Promise<ValidateFn> {
-  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  const entry = group === 'keda.sh' ? `@kubernetes-models/keda/keda.sh/${version}/index.js` : `kubernetes-models/${group ? `${group}/` : ''}${version}/index.js`;
-  const mod = (await import(pathToFileURL(path.join(modelsDir, entry)).href)) as Record<string, { prototype: { validate: ValidateFn } } | undefined>;
-  const model = mod[kind];
-  if (!model) throw new Error(`no schema for ${apiVersion} ${kind}`);
-  return model.prototype.validate;
-}
-
-/**
- * Validates `obj` and lists the fields the schema does not know: the generated
- * validators read every property their schema declares (maps included), so a
- * property they never read is not in the schema (`readinesProbe`, say). The
- * API server rejects such fields under `kubectl apply`'s strict validation.
- */
-function validateStrict(validate: ValidateFn, obj: K8sObject): { error?: string; unknown: string[] } {
-  const seen = new Set<string>();
-  const track = (value: unknown, at: string): unknown =>
-    value === null || typeof value !== 'object'
-      ? value
-      : new Proxy(value, {
-          get(target, key, receiver) {
-            const v: unknown = Reflect.get(target, key, receiver);
-            if (typeof key !== 'string' || !Object.hasOwn(target, key)) return v;
-            seen.add(`${at}/${key}`);
-            return track(v, `${at}/${key}`);
-          },
-        });
-  const unread = (value: unknown, at: string): string[] =>
-    value === null || typeof value !== 'object'
-      ? []
-      : Object.entries(value).flatMap(([k, v]) => (seen.has(`${at}/${k}`) ? unread(v, `${at}/${k}`) : [`${at}/${k}`]));
-  try {
-    validate.call(track(obj, ''));
-  } catch (err) {
-    return { error: (err as Error).message, unknown: [] };
-  }
-  return { unknown: unread(obj, '') };
-}
 
 // --- helpers over a rendered set -------------------------------------------------------------
 
-const ofKind = <T extends K8sObject>(objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind) as T[];
 const workloads = (objects: K8sObject[]) => [...ofKind<Workload>(objects, 'Deployment'), ...ofKind<Workload>(objects, 'Job')];
 const isWorker = (w: Workload) => w.spec.template.spec.containers[0]?.args?.[0] === 'workers';
-const matches = (selector: Record<string, string> | undefined, labels: Record<string, string> | undefined) =>
-  !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels?.[k] === v);
 
 /** What the process in `c` sees: image ENV, then envFrom, then env; secrets decoded when the set holds them. */
 function effectiveEnv(objects: K8sObject[], c: Container): { env: Record<string, string>; missing: string[] } {
@@ -174,12 +121,6 @@ function effectiveEnv(objects: K8sObject[], c: Container): { env: Record<string,
 }
 
 const heapMiB = (env: Record<string, string>) => Number(/--max-old-space-size=(\d+)/.exec(env.NODE_OPTIONS ?? '')?.[1]);
-function bytes(quantity: string): number {
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity);
-  if (!m) throw new Error(`unsupported quantity ${quantity}`);
-  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ''] ?? 1;
-  return Number(m[1]) * unit;
-}
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 function probePort(c: Container, probe: Probe | undefined): number | undefined {
   const port = probe?.httpGet?.port;
@@ -207,15 +148,7 @@ describe.each(kustomizations)('kustomize build %s', (dir) => {
   });
 
   it('every object validates against the schema of its kind, with no unknown field', async () => {
-    const problems: string[] = [];
-    for (const rendered of objects()) {
-      // kustomize wraps long base64 values over lines; the API server's decoder skips line breaks, the schema's "byte" format does not.
-      const obj = rendered.kind === 'Secret' ? { ...rendered, data: Object.fromEntries(Object.entries(rendered.data ?? {}).map(([k, v]) => [k, v.replace(/\s/g, '')])) } : rendered;
-      const { error, unknown } = validateStrict(await validatorFor(obj.apiVersion, obj.kind), obj);
-      if (error) problems.push(`${obj.kind}/${obj.metadata.name}: ${error}`);
-      for (const field of unknown) problems.push(`${obj.kind}/${obj.metadata.name}: unknown field ${field}`);
-    }
-    expect(problems).toEqual([]);
+    expect(await schemaProblems(set, objects())).toEqual([]);
   });
 
   it('the strict validation catches a misspelt field and a wrong type', async () => {
@@ -223,13 +156,13 @@ describe.each(kustomizations)('kustomize build %s', (dir) => {
     const container = api.spec.template.spec.containers[0]! as Container & { readinesProbe?: unknown };
     container.readinesProbe = container.readinessProbe;
     (api.spec as { replicas: unknown }).replicas = 'two';
-    const validate = await validatorFor(api.apiVersion, api.kind);
+    const validate = await set.validatorFor(api.apiVersion, api.kind);
     expect(validateStrict(validate, api).error).toMatch(/replicas must be integer/);
     (api.spec as { replicas: unknown }).replicas = 2;
     expect(validateStrict(validate, api).unknown).toEqual(['/spec/template/spec/containers/0/readinesProbe']);
     const so = structuredClone(ofKind<ScaledObject>(objects(), 'ScaledObject')[0]!);
     (so.spec.triggers[0]!.metadata as Record<string, unknown>).targetQueueSize = 5;
-    expect(validateStrict(await validatorFor(so.apiVersion, so.kind), so).error).toMatch(/targetQueueSize must be string/);
+    expect(validateStrict(await set.validatorFor(so.apiVersion, so.kind), so).error).toMatch(/targetQueueSize must be string/);
   });
 
   it('every worker Deployment has one ScaledObject whose temporal triggers watch exactly the queues it polls', () => {
