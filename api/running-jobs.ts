@@ -15,7 +15,8 @@
  * - bound below the cap: admitted without asking Temporal (this is the
  *   common case: with the defaults, cap 1000, burst 100, 50/s, a tenant
  *   running fewer than ~650 jobs never causes a count on its hot path); the
- *   count is refreshed in the background once it is older than `staleMs`;
+ *   count is refreshed in the background once it is older than `staleMs`, or
+ *   than half the time the bound needs to reach the cap, whichever is sooner;
  * - bound at or above the cap: a count is taken now and decides, exactly as
  *   the cap did before this estimator existed;
  * - no count can be had (this process's count budget of
@@ -81,7 +82,9 @@ export class RunningJobsEstimator {
       const ageSeconds = (Date.now() - sample.takenAt) / 1000;
       const bound = sample.count + limits.burst + limits.ratePerSecond * ageSeconds;
       if (bound < limits.maxRunningJobs) {
-        if (ageSeconds * 1000 > this.staleMs) void this.refresh(sample, tenantId);
+        // Refresh in the background well before the bound could reach the cap, so the hot path never waits for a count.
+        const headroomSeconds = (limits.maxRunningJobs - sample.count - limits.burst) / limits.ratePerSecond;
+        if (ageSeconds * 1000 > Math.min(this.staleMs, (headroomSeconds * 1000) / 2)) void this.refresh(sample, tenantId);
         return this.estimate(sample);
       }
     }
