@@ -213,7 +213,7 @@ export const settings = {
   runningCountRatePerSecond: setting({
     env: 'JOBPLANE_RUNNING_COUNT_RATE_PER_SECOND',
     default: '2',
-    description: 'Temporal count calls one API process may make per second for the running-jobs cap (taken only for tenants near their cap; see README "Limits and fairness")',
+    description: 'Temporal count calls one API process may make per second for the running-jobs cap (taken only for tenants that could be at their cap; see docs/API.md, "Limits and fairness")',
     schema: z.coerce.number().positive(),
   }),
   visibilityTimeoutMs: setting({
