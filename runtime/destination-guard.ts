@@ -8,8 +8,13 @@
 import { BlockList, isIP } from 'node:net';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 
-const blocked = new BlockList();
-for (const [net, prefix] of [
+/**
+ * IPv4 special-purpose ranges (IANA registry) no webhook may reach: "this
+ * network", private, shared (CGNAT), loopback, link-local, IETF protocol
+ * assignments, documentation, the 6to4 relay anycast, benchmarking,
+ * multicast, reserved and broadcast.
+ */
+const blockedV4: [string, number][] = [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
   ['100.64.0.0', 10],
@@ -17,22 +22,40 @@ for (const [net, prefix] of [
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
   ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
   ['192.168.0.0', 16],
   ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv4');
-}
-for (const [net, prefix] of [
+];
+
+/**
+ * IPv6 special-purpose ranges: unspecified, loopback, local-use NAT64, discard-only,
+ * IETF protocol assignments (Teredo among them), documentation, 6to4 relays'
+ * own range, unique-local, link-local, site-local (deprecated but still
+ * routed by some stacks), multicast, the new documentation block and SRv6 SIDs.
+ */
+const blockedV6: [string, number][] = [
   ['::', 128],
   ['::1', 128],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
   ['fc00::', 7],
   ['fe80::', 10],
+  ['fec0::', 10],
   ['ff00::', 8],
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv6');
-}
+  ['3fff::', 20],
+  ['5f00::', 16],
+];
+
+const blocked = new BlockList();
+for (const [net, prefix] of blockedV4) blocked.addSubnet(net, prefix, 'ipv4');
+for (const [net, prefix] of blockedV6) blocked.addSubnet(net, prefix, 'ipv6');
 
 /** Parsed `JOBPLANE_WEBHOOK_ALLOWED_HOSTS`. */
 export interface DestinationAllowlist {
@@ -73,16 +96,62 @@ function familyName(address: string): 'ipv4' | 'ipv6' {
   return isIP(address) === 6 ? 'ipv6' : 'ipv4';
 }
 
-/** IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it carries. */
-function unmapped(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return m ? m[1]! : address;
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, a trailing dotted quad split in two). */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address.toLowerCase();
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string) => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  const groups = tail === undefined ? left : [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
 }
 
+const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+
+/**
+ * The IPv4 addresses an IPv6 address carries, in every standard spelling a
+ * stack may route to them: IPv4-mapped `::ffff:a.b.c.d`, IPv4-translated
+ * `::ffff:0:a.b.c.d`, IPv4-compatible `::a.b.c.d` (deprecated), NAT64
+ * `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::` and Teredo `2001:0:…` (server
+ * and client, the client's bits inverted).
+ */
+export function embeddedIpv4(address: string): { addresses: string[]; translation: boolean } {
+  const g = ipv6Groups(address);
+  if (!g) return { addresses: [], translation: false };
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  const last = [v4(g[6]!, g[7]!)];
+  if (zeros(0, 5) && g[5] === 0xffff) return { addresses: last, translation: true }; // ::ffff:a.b.c.d
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return { addresses: last, translation: true }; // ::ffff:0:a.b.c.d
+  if (zeros(0, 6) && (g[6]! !== 0 || g[7]! > 1)) return { addresses: last, translation: true }; // ::a.b.c.d, not :: or ::1
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return { addresses: last, translation: true }; // 64:ff9b::/96
+  if (g[0] === 0x2002) return { addresses: [v4(g[1]!, g[2]!)], translation: true }; // 6to4
+  // Teredo: the server, and the client with its bits inverted (2001::/32 is blocked as a whole anyway).
+  if (g[0] === 0x2001 && g[1] === 0) return { addresses: [v4(g[2]!, g[3]!), v4(g[6]! ^ 0xffff, g[7]! ^ 0xffff)], translation: false };
+  return { addresses: [], translation: false };
+}
+
+/**
+ * Whether a destination address is refused. An allowlisted address (or
+ * network) is always allowed. An IPv6 address that embeds IPv4 is judged as
+ * the IPv4 it carries (a translation prefix: ::ffff:10.0.0.1 is 10.0.0.1,
+ * ::ffff:8.8.8.8 is 8.8.8.8), or by both (Teredo); any other by its range.
+ */
 export function isBlockedAddress(address: string, allow: DestinationAllowlist): boolean {
-  const a = unmapped(address);
-  if (allow.addresses.check(a, familyName(a))) return false;
-  return blocked.check(a, familyName(a));
+  const family = familyName(address);
+  if (allow.addresses.check(address, family)) return false;
+  if (family === 'ipv6') {
+    const { addresses, translation } = embeddedIpv4(address);
+    if (addresses.some((inner) => allow.addresses.check(inner, 'ipv4'))) return false;
+    if (addresses.some((inner) => blocked.check(inner, 'ipv4'))) return true;
+    if (translation) return false;
+  }
+  return blocked.check(address, family);
 }
 
 /**
@@ -103,7 +172,7 @@ export async function resolveDestination(hostname: string, allow: DestinationAll
     const bad = addresses.find((a) => isBlockedAddress(a.address, allow));
     if (bad) {
       throw new DestinationBlockedError(
-        `destination ${host} resolves to ${bad.address}, a loopback/private/link-local address; allowlist it in JOBPLANE_WEBHOOK_ALLOWED_HOSTS to permit it`,
+        `destination ${host} resolves to ${bad.address}, a loopback, private, link-local or other special-purpose address; allowlist it in JOBPLANE_WEBHOOK_ALLOWED_HOSTS to permit it`,
       );
     }
   }
