@@ -1,10 +1,18 @@
 /**
  * Stored item lists for large batches (`POST /v1/batch-inputs`): the body is
  * streamed (NDJSON line by line, a JSON array read whole), every item is
- * validated against the job type's input schema, and the rows are written in
- * one transaction, so a list with one bad item stores nothing. A `batch.run`
- * job then references the list by id and its workflow reads it in pages.
+ * validated against the job type's input schema and spooled to a temp file,
+ * and only once the whole body is in are the rows written, in one
+ * transaction, so a list with one bad item stores nothing — and a client that
+ * stalls mid-upload holds a socket and a temp file, never a database
+ * connection. A `batch.run` job then references the list by id and its
+ * workflow reads it in pages.
  */
+import { createReadStream } from 'node:fs';
+import fs, { type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { and, asc, eq, gt } from 'drizzle-orm';
 import { batchItemCatalog, batchLimits, batchInputIdPattern, type BatchRunInput } from '../contracts/index.ts';
 import type { Db } from '../db/client.ts';
@@ -103,39 +111,64 @@ export async function createBatchInput(
       errors: [{ path: 'query.jobType', message: `must be one of: ${Object.keys(batchItemCatalog).join(', ')}` }],
     });
   }
-  const { config } = deps;
+  const spool = await ItemSpool.open();
+  try {
+    const count = await validateInto(spool, contract.input, jobType, format, body, deps.config);
+    return await storeSpooled(deps.db, caller, jobType, spool, count, requestId);
+  } finally {
+    await spool.discard();
+  }
+}
+
+/** Reads and validates the whole body into the spool; throws 400/413 with nothing stored. */
+async function validateInto(
+  spool: ItemSpool,
+  schema: (typeof batchItemCatalog)[string]['input'],
+  jobType: string,
+  format: BatchInputFormat,
+  body: ReadableStream<Uint8Array> | null,
+  config: Pick<Config, 'batchInputLimitBytes' | 'batchInputMaxItems' | 'batchInputMaxItemBytes'>,
+): Promise<number> {
+  const errors: FieldError[] = [];
+  let count = 0;
+  for await (const item of parseItems(format, boundedText(body, config.batchInputLimitBytes))) {
+    const index = count++;
+    if (count > config.batchInputMaxItems) {
+      throw new ProblemError('validation-error', `a stored list holds at most ${config.batchInputMaxItems} items (JOBPLANE_BATCH_INPUT_MAX_ITEMS)`, {
+        errors: [{ path: 'items', message: `more than ${config.batchInputMaxItems} items` }],
+      });
+    }
+    const parsed = schema.safeParse(item);
+    const json = parsed.success ? JSON.stringify(parsed.data) : '';
+    if (!parsed.success) errors.push(...fieldErrors(parsed.error, `items.${index}`));
+    else if (json.length > config.batchInputMaxItemBytes) {
+      errors.push({ path: `items.${index}`, message: `an item may be at most ${config.batchInputMaxItemBytes} bytes of JSON` });
+    }
+    if (errors.length >= batchLimits.maxReportedItemErrors) break;
+    if (errors.length === 0) await spool.write(json);
+  }
+  if (errors.length > 0) {
+    throw new ProblemError('validation-error', `items do not match the ${jobType} input schema; nothing was stored`, { errors: errors.slice(0, batchLimits.maxReportedItemErrors) });
+  }
+  if (count === 0) throw new ProblemError('validation-error', 'the list is empty', { errors: [{ path: 'items', message: 'at least one item' }] });
+  return count;
+}
+
+/** The list, its items (from the spool, `insertChunk` rows per INSERT) and its audit record, in one transaction. */
+async function storeSpooled(db: Db, caller: TenantCaller, jobType: string, spool: ItemSpool, count: number, requestId: string): Promise<StoredBatchInput> {
   const id = newBatchInputId();
-  return await deps.db.transaction(async (tx) => {
-    const [row] = await tx.insert(batchInputs).values({ id, tenantId: caller.tenantId, jobType, itemCount: 0, createdByKeyId: caller.keyId }).returning();
-    const errors: FieldError[] = [];
+  return await db.transaction(async (tx) => {
+    const [row] = await tx.insert(batchInputs).values({ id, tenantId: caller.tenantId, jobType, itemCount: count, createdByKeyId: caller.keyId }).returning();
     let chunk: { inputId: string; idx: number; item: unknown }[] = [];
-    let count = 0;
-    for await (const item of parseItems(format, boundedText(body, config.batchInputLimitBytes))) {
-      const index = count++;
-      if (count > config.batchInputMaxItems) {
-        throw new ProblemError('validation-error', `a stored list holds at most ${config.batchInputMaxItems} items (JOBPLANE_BATCH_INPUT_MAX_ITEMS)`, {
-          errors: [{ path: 'items', message: `more than ${config.batchInputMaxItems} items` }],
-        });
-      }
-      const parsed = contract.input.safeParse(item);
-      if (!parsed.success) errors.push(...fieldErrors(parsed.error, `items.${index}`));
-      else if (JSON.stringify(parsed.data).length > config.batchInputMaxItemBytes) {
-        errors.push({ path: `items.${index}`, message: `an item may be at most ${config.batchInputMaxItemBytes} bytes of JSON` });
-      }
-      if (errors.length >= batchLimits.maxReportedItemErrors) break;
-      if (errors.length > 0 || !parsed.success) continue;
-      chunk.push({ inputId: id, idx: index, item: parsed.data });
+    let idx = 0;
+    for await (const json of spool.read()) {
+      chunk.push({ inputId: id, idx: idx++, item: JSON.parse(json) as unknown });
       if (chunk.length >= insertChunk) {
         await tx.insert(batchInputItems).values(chunk);
         chunk = [];
       }
     }
-    if (errors.length > 0) {
-      throw new ProblemError('validation-error', `items do not match the ${jobType} input schema; nothing was stored`, { errors: errors.slice(0, batchLimits.maxReportedItemErrors) });
-    }
-    if (count === 0) throw new ProblemError('validation-error', 'the list is empty', { errors: [{ path: 'items', message: 'at least one item' }] });
     if (chunk.length > 0) await tx.insert(batchInputItems).values(chunk);
-    await tx.update(batchInputs).set({ itemCount: count }).where(eq(batchInputs.id, id));
     await tx.insert(auditEvents).values({
       tenantId: caller.tenantId,
       actorKeyId: caller.keyId,
@@ -147,6 +180,36 @@ export async function createBatchInput(
     });
     return { id, jobType, count, createdAt: row!.createdAt.toISOString() };
   });
+}
+
+/** Validated items, one JSON line each, in a private temp file while the body is still arriving. */
+class ItemSpool {
+  private constructor(
+    private readonly dir: string,
+    private readonly file: string,
+    private readonly out: FileHandle,
+  ) {}
+
+  static async open(): Promise<ItemSpool> {
+    const dir = await fs.mkdtemp(path.join(tmpdir(), 'jobplane-batch-input-'));
+    const file = path.join(dir, 'items.ndjson');
+    return new ItemSpool(dir, file, await fs.open(file, 'w', 0o600));
+  }
+
+  async write(json: string): Promise<void> {
+    await this.out.write(`${json}\n`);
+  }
+
+  async *read(): AsyncGenerator<string> {
+    await this.out.close().catch(() => {});
+    const lines = createInterface({ input: createReadStream(this.file), crlfDelay: Infinity });
+    for await (const line of lines) if (line) yield line;
+  }
+
+  async discard(): Promise<void> {
+    await this.out.close().catch(() => {});
+    await fs.rm(this.dir, { recursive: true, force: true });
+  }
 }
 
 /** The caller's stored list, or 404 — also for a malformed id and another tenant's list. */

@@ -157,7 +157,8 @@ export async function stageUpload(req: Request, opts: { maxBytes: number; stagin
   try {
     bb = busboy({
       headers: { 'content-type': contentType },
-      limits: { files: 1, fileSize: opts.maxBytes, fields: 4, fieldSize: 16 * 1024, parts: 6 },
+      // busboy reports the limit when a file reaches it, not when it passes it: one byte more, so a file of exactly maxBytes is accepted.
+      limits: { files: 1, fileSize: opts.maxBytes + 1, fields: 4, fieldSize: 16 * 1024, parts: 6 },
     });
   } catch (err) {
     throw new ProblemError('validation-error', `unreadable multipart body: ${(err as Error).message}`);

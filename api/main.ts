@@ -1,11 +1,11 @@
 /** API process: Hono on Node, with graceful shutdown. */
-import { serve } from '@hono/node-server';
 import { loadConfig, requireDatabaseUrl } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { connectClient } from '../runtime/temporal.ts';
 import { installTracingFromConfig, shutdownTracing } from '../runtime/tracing.ts';
 import { createDb } from '../db/client.ts';
 import { createApp } from './app.ts';
+import { serveApi } from './http-server.ts';
 import { startClaimSweeper } from './job-claims.ts';
 import { connectVisibilityClient } from './visibility.ts';
 
@@ -20,7 +20,7 @@ const visibilityClient = await connectVisibilityClient(config);
 const app = createApp({ config, db: database.db, client, visibilityClient, log });
 const sweeper = startClaimSweeper({ db: database.db, client, config, log });
 
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+const server = serveApi(app.fetch, { port: config.port, hostname: config.host, timeouts: config }, (info) => {
   log.info({ url: `http://${config.host}:${info.port}` }, 'api listening');
 });
 

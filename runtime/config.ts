@@ -222,6 +222,30 @@ export const settings = {
     description: 'Deadline of one Temporal list/count call made for a request (503 `temporal-throttled` past it)',
     schema: positiveInt,
   }),
+  httpHeadersTimeoutMs: setting({
+    env: 'JOBPLANE_HTTP_HEADERS_TIMEOUT_MS',
+    default: '10000',
+    description: 'The API closes a connection whose request headers have not all arrived within this time',
+    schema: positiveInt,
+  }),
+  httpRequestTimeoutMs: setting({
+    env: 'JOBPLANE_HTTP_REQUEST_TIMEOUT_MS',
+    default: '120000',
+    description: 'The API closes a connection whose whole request (headers and body, uploads included) has not arrived within this time',
+    schema: positiveInt,
+  }),
+  httpIdleTimeoutMs: setting({
+    env: 'JOBPLANE_HTTP_IDLE_TIMEOUT_MS',
+    default: '75000',
+    description: 'The API closes a connection on which nothing moved for this long (above the 60 s longest long poll)',
+    schema: positiveInt,
+  }),
+  httpKeepAliveTimeoutMs: setting({
+    env: 'JOBPLANE_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    default: '5000',
+    description: 'How long the API keeps an idle keep-alive connection open for the next request',
+    schema: positiveInt,
+  }),
   bodyLimitBytes: setting({
     env: 'JOBPLANE_BODY_LIMIT_BYTES',
     default: '1048576',

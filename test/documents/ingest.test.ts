@@ -236,6 +236,13 @@ describe('refusals', () => {
     expect(stagedFiles()).toEqual([]);
   });
 
+  it('a document of exactly JOBPLANE_DOCUMENT_MAX_BYTES is accepted; one byte more is not', async () => {
+    const exact = await upload(stack, `${'x'.repeat(maxBytes - 9)} exactly.`, { filename: 'exact.txt', type: 'text/plain' });
+    expect(exact.status).toBe(202);
+    const over = await upload(stack, `${'y'.repeat(maxBytes - 8)} exactly.`, { filename: 'over.txt', type: 'text/plain' });
+    expect(over.status).toBe(413);
+  });
+
   it('413 above JOBPLANE_DOCUMENT_MAX_BYTES: from Content-Length at once, and while streaming a chunked body', async () => {
     const before = await documentCount();
     const big = 'a'.repeat(maxBytes + 1);

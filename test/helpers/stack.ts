@@ -9,11 +9,12 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { serve, type ServerType } from '@hono/node-server';
+import type { ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app.ts';
+import { serveApi } from '../../api/http-server.ts';
 import { createApiKey, createTenant } from '../../api/tenant-service.ts';
 import { createDb, type Db } from '../../db/client.ts';
 import { runMigrations } from '../../db/migrate.ts';
@@ -143,8 +144,9 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
 
   // Listen first, then build the app: its links need the real port.
   const late: { app?: ReturnType<typeof createApp> } = {};
+  // The API's own server, with its timeouts (api/http-server.ts).
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: (req) => late.app!.fetch(req), port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    const s = serveApi((req) => late.app!.fetch(req), { port: 0, hostname: '127.0.0.1', timeouts: config }, () => resolve(s));
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const configWithUrl = { ...config, publicUrl: apiUrl };
