@@ -1,4 +1,4 @@
-/** Prints the configuration table for the README (`npm run config:table`); a test keeps the README in sync. */
+/** Prints the configuration table for docs/CONFIGURATION.md (`npm run config:table`); a test keeps docs/CONFIGURATION.md in sync. */
 import { pathToFileURL } from 'node:url';
 import { settings } from '../runtime/config.ts';
 
