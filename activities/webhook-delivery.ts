@@ -4,6 +4,7 @@
  * A retry after a worker crash, or a reset, finds that success and does not
  * send again.
  */
+import { storableText } from '../db/text.ts';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { and, eq } from 'drizzle-orm';
@@ -78,7 +79,7 @@ export function createWebhookActivities(deps: WebhookDeps) {
       else ctx.log.warn('webhook attempt finished', outcome);
       return db
         .update(webhookAttempts)
-        .set({ status, statusCode, error, durationMs: Date.now() - started, finishedAt: new Date() })
+        .set({ status, statusCode, error: storableText(error), durationMs: Date.now() - started, finishedAt: new Date() })
         .where(
           and(
             eq(webhookAttempts.jobId, key.jobId),

@@ -15,6 +15,7 @@ import { grpcCodeOf, grpcStatus } from '../runtime/grpc-status.ts';
 import { codecFrom } from '../runtime/temporal.ts';
 import { TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { httpTracing } from './http-tracing.ts';
+import { inspectJson, textProblem } from './json-guard.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
 import { mountDocs } from './docs.ts';
@@ -83,6 +84,40 @@ const requireJsonBody = createMiddleware(async (c, next) => {
   }
   await next();
 });
+
+/**
+ * Hostile JSON bodies and query strings answer 400 naming the field before
+ * any handler sees them (api/json-guard.ts): nesting past
+ * JOBPLANE_JSON_MAX_DEPTH, duplicate keys, NUL and lone surrogates, numbers
+ * too large to be finite. The body text read here is what the validators
+ * parse afterwards (Hono caches it).
+ */
+function rejectHostileInput(maxDepth: number) {
+  return createMiddleware(async (c, next) => {
+    for (const [name, values] of Object.entries(c.req.queries())) {
+      for (const value of [name, ...values]) {
+        const problem = textProblem(value);
+        if (problem) throw new ProblemError('validation-error', `query parameter ${name}: ${problem}`, { errors: [{ path: `query.${name}`, message: problem }] });
+      }
+    }
+    const pathProblem = textProblem(safeDecode(c.req.path));
+    if (pathProblem) throw new ProblemError('validation-error', `the path ${pathProblem}`, { errors: [{ path: 'path', message: pathProblem }] });
+    // Streamed uploads check their own items and metadata as they read them (batch-inputs.ts, document-upload.ts).
+    if (!isStreamedUpload(c) && c.req.method !== 'GET' && c.req.method !== 'HEAD' && jsonType.test(c.req.header('content-type') ?? '')) {
+      const problem = inspectJson(await c.req.text(), maxDepth);
+      if (problem) throw new ProblemError('validation-error', `${problem.path} ${problem.message}`, { errors: [problem] });
+    }
+    await next();
+  });
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path; // not percent-decodable: the router treats it as literal text
+  }
+}
 
 /**
  * Uploads that stream their own body under their own, larger size limit:
@@ -161,6 +196,7 @@ export function createApp(input: AppDeps) {
     ),
   );
   app.use('/v1/*', exceptStreamedUploads(requireJsonBody));
+  app.use('/v1/*', rejectHostileInput(deps.config.jsonMaxDepth));
   app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
   app.use('/v1/*', auditFailures(deps.db, deps.log));
   app.use('/v1/*', exceptStreamedUploads(temporalDeadline(deps.client, deps.config.temporalCallTimeoutMs)));

@@ -21,6 +21,7 @@ import type { Config } from '../runtime/config.ts';
 import type { TenantCaller } from './auth.ts';
 import { newBatchInputId } from './ids.ts';
 import type { JobRow } from './job-view.ts';
+import { inspectJson } from './json-guard.ts';
 import { fieldErrors, ProblemError, type FieldError } from './problems.ts';
 
 /** Rows per INSERT while storing a list. */
@@ -50,10 +51,12 @@ async function* boundedText(body: ReadableStream<Uint8Array> | null, limitBytes:
 }
 
 /** The items of the body, one at a time; malformed JSON is a 400 at the item's index. */
-async function* parseItems(format: BatchInputFormat, text: AsyncGenerator<string>): AsyncGenerator<unknown> {
+async function* parseItems(format: BatchInputFormat, text: AsyncGenerator<string>, maxDepth: number): AsyncGenerator<unknown> {
   if (format === 'json') {
     let all = '';
     for await (const part of text) all += part;
+    const hostile = inspectJson(all, maxDepth + 1, 'items');
+    if (hostile) throw new ProblemError('validation-error', `${hostile.path} ${hostile.message}`, { errors: [hostile] });
     let parsed: unknown;
     try {
       parsed = JSON.parse(all);
@@ -67,6 +70,8 @@ async function* parseItems(format: BatchInputFormat, text: AsyncGenerator<string
   let rest = '';
   let index = 0;
   const parseLine = (line: string): unknown => {
+    const hostile = inspectJson(line, maxDepth, `items.${index}`);
+    if (hostile) throw new ProblemError('validation-error', `${hostile.path} ${hostile.message}`, { errors: [hostile] });
     try {
       return JSON.parse(line);
     } catch (err) {
@@ -98,7 +103,7 @@ export interface StoredBatchInput {
 }
 
 export async function createBatchInput(
-  deps: { db: Db; config: Pick<Config, 'batchInputLimitBytes' | 'batchInputMaxItems' | 'batchInputMaxItemBytes'> },
+  deps: { db: Db; config: Pick<Config, 'batchInputLimitBytes' | 'batchInputMaxItems' | 'batchInputMaxItemBytes' | 'jsonMaxDepth'> },
   caller: TenantCaller,
   jobType: string,
   format: BatchInputFormat,
@@ -127,11 +132,11 @@ async function validateInto(
   jobType: string,
   format: BatchInputFormat,
   body: ReadableStream<Uint8Array> | null,
-  config: Pick<Config, 'batchInputLimitBytes' | 'batchInputMaxItems' | 'batchInputMaxItemBytes'>,
+  config: Pick<Config, 'batchInputLimitBytes' | 'batchInputMaxItems' | 'batchInputMaxItemBytes' | 'jsonMaxDepth'>,
 ): Promise<number> {
   const errors: FieldError[] = [];
   let count = 0;
-  for await (const item of parseItems(format, boundedText(body, config.batchInputLimitBytes))) {
+  for await (const item of parseItems(format, boundedText(body, config.batchInputLimitBytes), config.jsonMaxDepth)) {
     const index = count++;
     if (count > config.batchInputMaxItems) {
       throw new ProblemError('validation-error', `a stored list holds at most ${config.batchInputMaxItems} items (JOBPLANE_BATCH_INPUT_MAX_ITEMS)`, {

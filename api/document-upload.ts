@@ -17,6 +17,7 @@ import type { ReadableStream as NodeWebReadableStream } from 'node:stream/web';
 import busboy from 'busboy';
 import { z } from 'zod';
 import type { DocumentContentType } from '../contracts/index.ts';
+import { inspectJson } from './json-guard.ts';
 import { fieldErrors, ProblemError } from './problems.ts';
 
 export interface StagedUpload {
@@ -220,6 +221,8 @@ export async function stageUpload(req: Request, opts: { maxBytes: number; stagin
     const type = resolveContentType(file.mime, file.filename, sniff);
     let metadata: StagedUpload['metadata'] = null;
     if (metadataRaw !== undefined) {
+      const hostile = inspectJson(metadataRaw, 16, 'metadata');
+      if (hostile) throw badField(hostile.path, hostile.message);
       let parsed: unknown;
       try {
         parsed = JSON.parse(metadataRaw);

@@ -20,6 +20,7 @@ import { jobIdPattern, newJobId } from './ids.ts';
 import type { JobRow } from './job-view.ts';
 import { enforceCreateLimits, noteJobStarted } from './limits.ts';
 import { fieldErrors, ProblemError } from './problems.ts';
+import { delaySeconds } from './schemas.ts';
 
 export interface JobServiceDeps {
   db: Db;
@@ -51,16 +52,10 @@ export interface CreatedJob {
   startAt?: Date;
 }
 
-const unitMs: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** `delay` (seconds or `30s`/`5m`/…) or `startAt` → milliseconds to wait before the job may start. */
 export function startDelayMs(req: Pick<CreateJobRequest, 'startAt' | 'delay'>, now = Date.now()): number {
   if (req.startAt) return Math.max(0, Date.parse(req.startAt) - now);
-  if (typeof req.delay === 'number') return req.delay * 1000;
-  if (typeof req.delay === 'string') {
-    const m = /^(\d+)(ms|s|m|h|d)$/.exec(req.delay)!;
-    return Number(m[1]) * unitMs[m[2]!]!;
-  }
+  if (req.delay !== undefined) return Math.round(delaySeconds(req.delay) * 1000);
   return 0;
 }
 

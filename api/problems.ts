@@ -33,6 +33,9 @@ export const problems = {
   'temporal-unavailable': { status: 503, title: 'The job engine is unavailable; retry with the same Idempotency-Key' },
   'database-unavailable': { status: 503, title: 'The database is unavailable; retry after the Retry-After interval' },
   'temporal-throttled': { status: 503, title: 'The job engine is throttling list and count calls; retry after the Retry-After interval' },
+  'malformed-request': { status: 400, title: 'The request is not valid HTTP' },
+  'request-timeout': { status: 408, title: 'The request did not arrive in time' },
+  'request-too-large': { status: 431, title: 'Request header fields (or the URL) are too large' },
   'internal-error': { status: 500, title: 'Internal error' },
 } as const;
 

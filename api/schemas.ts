@@ -55,6 +55,31 @@ export const Job = z
   })
   .openapi('Job');
 
+/**
+ * A point in time the API stores or compares in Postgres: ISO 8601 with an
+ * offset, between 1970 and 9999 (outside that, years Postgres or JavaScript
+ * read differently: year 0000, six-digit years).
+ */
+export const timestamp = z.iso
+  .datetime({ offset: true })
+  .refine((s) => {
+    const t = Date.parse(s);
+    return t >= 0 && t < Date.UTC(10_000, 0, 1);
+  }, 'must be between 1970-01-01 and 9999-12-31')
+  .openapi({ example: '2026-12-02T10:00:00Z' });
+
+/** The latest a job may be scheduled to start (`startAt`, `delay`): 365 days from the request. */
+export const maxStartDelaySeconds = 365 * 86_400;
+
+const unitSeconds: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `delay` in seconds (a number, or `30s`, `5m`, `2h`, `1d`). */
+export function delaySeconds(delay: number | string): number {
+  if (typeof delay === 'number') return delay;
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(delay);
+  return m ? Number(m[1]) * unitSeconds[m[2]!]! : Number.NaN;
+}
+
 const label = z
   .string()
   .regex(/^[A-Za-z0-9_.:=/-]{1,100}$/, 'letters, digits and _ . : = / - only, at most 100')
@@ -68,11 +93,15 @@ export const CreateJobBody = z
       example: { url: 'https://example.com/hooks', payload: { hello: 'world' } },
     }),
     priority: z.number().int().min(1).max(5).optional().openapi({ description: '1 runs first, 5 last; default 3' }),
-    startAt: z.iso.datetime({ offset: true }).optional().openapi({ description: 'Start no earlier than this time' }),
-    delay: z
-      .union([z.number().int().min(0).max(31_536_000), z.string().regex(/^\d+(ms|s|m|h|d)$/, 'like 30s, 5m, 2h, 1d')])
+    startAt: timestamp
+      .refine((s) => Date.parse(s) <= Date.now() + maxStartDelaySeconds * 1000, 'must be at most 365 days from now')
       .optional()
-      .openapi({ description: 'Start after this long: seconds, or `30s`, `5m`, `2h`, `1d`' }),
+      .openapi({ description: 'Start no earlier than this time (at most 365 days ahead)' }),
+    delay: z
+      .union([z.number().int().min(0).max(maxStartDelaySeconds), z.string().regex(/^\d{1,12}(ms|s|m|h|d)$/, 'like 30s, 5m, 2h, 1d')])
+      .refine((d) => delaySeconds(d) <= maxStartDelaySeconds, 'must be at most 365 days')
+      .optional()
+      .openapi({ description: 'Start after this long: seconds, or `30s`, `5m`, `2h`, `1d` (at most 365 days)' }),
     labels: z.array(label).max(20).optional(),
   })
   .strict()
@@ -83,8 +112,8 @@ export const ListJobsQuery = z.object({
   type: z.string().max(100).optional(),
   status: JobStatus.optional(),
   label: label.optional(),
-  createdAfter: z.iso.datetime({ offset: true }).optional(),
-  createdBefore: z.iso.datetime({ offset: true }).optional(),
+  createdAfter: timestamp.optional(),
+  createdBefore: timestamp.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional().openapi({ description: '`nextCursor` of the previous page' }),
 });
@@ -136,7 +165,7 @@ export const ApiKey = z
   .openapi('ApiKey');
 export const CreatedApiKey = ApiKey.extend({ key: z.string().openapi({ description: 'Shown once; only a hash is stored' }) }).openapi('CreatedApiKey');
 export const CreateApiKeyBody = z
-  .object({ name: z.string().min(1).max(100), role: ApiKeyRole, expiresAt: z.iso.datetime({ offset: true }).optional() })
+  .object({ name: z.string().min(1).max(100), role: ApiKeyRole, expiresAt: timestamp.optional() })
   .strict()
   .openapi('CreateApiKey');
 export const TenantIdParam = z.object({ tenantId: z.string().openapi({ param: { name: 'tenantId', in: 'path' } }) });
@@ -160,8 +189,8 @@ export const AuditQuery = z.object({
   actorKeyId: z.string().max(100).optional(),
   target: z.string().max(200).optional(),
   outcome: z.enum(['succeeded', 'failed', 'denied']).optional(),
-  after: z.iso.datetime({ offset: true }).optional(),
-  before: z.iso.datetime({ offset: true }).optional(),
+  after: timestamp.optional(),
+  before: timestamp.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(50).optional(),
 });

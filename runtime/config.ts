@@ -246,6 +246,12 @@ export const settings = {
     description: 'How long the API keeps an idle keep-alive connection open for the next request',
     schema: positiveInt,
   }),
+  jsonMaxDepth: setting({
+    env: 'JOBPLANE_JSON_MAX_DEPTH',
+    default: '64',
+    description: 'Deepest nesting of arrays and objects a JSON body (or a stored list item, or document metadata) may have (400 deeper)',
+    schema: positiveInt,
+  }),
   bodyLimitBytes: setting({
     env: 'JOBPLANE_BODY_LIMIT_BYTES',
     default: '1048576',
