@@ -19,7 +19,8 @@ import type { Db } from '../db/client.ts';
 import type { Config } from '../runtime/config.ts';
 import { grpcCodeOf, grpcStatus } from '../runtime/grpc-status.ts';
 import type { TenantCaller } from './auth.ts';
-import { assertRunning, audit } from './job-service.ts';
+import { auditedEffect } from '../db/audit.ts';
+import { assertRunning, auditEntry } from './job-service.ts';
 import type { JobRow } from './job-view.ts';
 import { fieldErrors, ProblemError, type FieldError } from './problems.ts';
 
@@ -48,8 +49,7 @@ export async function signalJob(
 ): Promise<void> {
   const input = parse(messageDef(row, 'signals', name).input, body);
   await assertRunning(deps.client, row);
-  await deps.client.workflow.getHandle(row.workflowId).signal(name, input);
-  await audit(deps.db, caller, `job.signal.${name}`, row.id, requestId);
+  await auditedEffect(deps.db, auditEntry(caller, `job.signal.${name}`, row.id, requestId), () => deps.client.workflow.getHandle(row.workflowId).signal(name, input));
 }
 
 export async function updateJob(
@@ -65,18 +65,18 @@ export async function updateJob(
   const handle = deps.client.workflow.getHandle(row.workflowId);
   // One id for every attempt: should an attempt have been applied after all, the server answers the next with its outcome.
   const updateId = randomUUID();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      // Without a deadline the SDK waits for a worker forever, and so would the HTTP request.
-      const deadline = Date.now() + deps.config.messageTimeoutMs;
-      const result = await deps.client.withDeadline(deadline, () => handle.executeUpdate(name, { args: [input], updateId }));
-      await audit(deps.db, caller, `job.update.${name}`, row.id, requestId);
-      return result;
-    } catch (err) {
-      if (!abortedWithItsTask(err) || attempt === updateAttempts) throw updateProblem(row, err);
-      await setTimeout(50 * attempt);
+  return await auditedEffect(deps.db, auditEntry(caller, `job.update.${name}`, row.id, requestId, { updateId }), async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // Without a deadline the SDK waits for a worker forever, and so would the HTTP request.
+        const deadline = Date.now() + deps.config.messageTimeoutMs;
+        return await deps.client.withDeadline(deadline, () => handle.executeUpdate(name, { args: [input], updateId }));
+      } catch (err) {
+        if (!abortedWithItsTask(err) || attempt === updateAttempts) throw updateProblem(row, err);
+        await setTimeout(50 * attempt);
+      }
     }
-  }
+  });
 }
 
 /** Attempts at an update the server aborted with its workflow task (see {@link abortedWithItsTask}). */

@@ -7,6 +7,7 @@
 import { and, eq, isNotNull, isNull } from 'drizzle-orm';
 import type { Client } from '@temporalio/client';
 import { batchRun, findJobContract, jobCatalog, type BatchRunInput, type JobContract } from '../contracts/index.ts';
+import { auditedEffect, type AuditEntry } from '../db/audit.ts';
 import type { Db } from '../db/client.ts';
 import { auditEvents, jobs } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
@@ -251,19 +252,12 @@ export async function assertRunning(client: Client, row: JobRow): Promise<void> 
   }
 }
 
-export async function audit(
-  db: Db,
-  caller: TenantCaller,
-  action: string,
-  target: string,
-  requestId: string,
-  detail?: Record<string, unknown>,
-): Promise<void> {
-  await db.insert(auditEvents).values({ tenantId: caller.tenantId, actorKeyId: caller.keyId, action, target, requestId, outcome: 'succeeded', detail });
+/** The audit record of what `caller` does to `target` (db/audit.ts writes it). */
+export function auditEntry(caller: TenantCaller, action: string, target: string, requestId: string, detail?: Record<string, unknown>): AuditEntry {
+  return { tenantId: caller.tenantId, actorKeyId: caller.keyId, action, target, requestId, ...(detail ? { detail } : {}) };
 }
 
 export async function cancelJob(deps: JobServiceDeps, caller: TenantCaller, row: JobRow, requestId: string): Promise<void> {
   await assertRunning(deps.client, row);
-  await deps.client.workflow.getHandle(row.workflowId).cancel();
-  await audit(deps.db, caller, 'job.cancel', row.id, requestId);
+  await auditedEffect(deps.db, auditEntry(caller, 'job.cancel', row.id, requestId), () => deps.client.workflow.getHandle(row.workflowId).cancel());
 }

@@ -12,10 +12,11 @@ import type { z } from 'zod';
 import type { TenantCaller } from './auth.ts';
 import { newJobId } from './ids.ts';
 import { diagnoseRun, queryLiteral, type OpsDeps } from './ops-diagnosis.ts';
-import { assertRunning, audit, contractFor, createJob, type JobServiceDeps } from './job-service.ts';
+import { assertRunning, auditEntry, contractFor, createJob, type JobServiceDeps } from './job-service.ts';
 import { describeJob, type JobRow, type JobView } from './job-view.ts';
 import { historyOf, resetEventOf, startInputOf, temporalProblem, type ResetTarget } from './ops-history.ts';
 import { batchJobIdPattern, type Batch, type BatchStarted, type ResetResult } from './ops-schemas.ts';
+import { auditedEffect } from '../db/audit.ts';
 import { visibilityOf } from './visibility.ts';
 import { ProblemError } from './problems.ts';
 import { webUiLink } from '../runtime/temporal.ts';
@@ -53,25 +54,35 @@ export async function resetJob(
 ): Promise<z.infer<typeof ResetResult>> {
   if (!row.firstRunId) throw new ProblemError('validation-error', `job ${row.id} has not started yet: nothing to reset`);
   const desc = await currentRun(deps.client.workflow.getHandle(row.workflowId), row.id);
-  let runId: string;
   let eventId: ReturnType<typeof resetEventOf>;
   try {
     eventId = resetEventOf(await historyOf(deps.client, row.workflowId, desc.runId), body.to);
-    const res = await deps.client.workflowService.resetWorkflowExecution({
-      namespace: deps.config.temporalNamespace,
-      workflowExecution: { workflowId: row.workflowId, runId: desc.runId },
-      reason: recordedReason(caller, body.reason),
-      workflowTaskFinishEventId: eventId,
-      requestId: randomUUID(),
-      resetReapplyType: reapplyAll,
-      identity: `jobplane-api ${caller.keyId}`,
-    });
-    runId = res.runId ?? '';
   } catch (err) {
     temporalProblem(err, `job ${row.id} has no run to reset`);
   }
   const resetEventId = Number(eventId);
-  await audit(deps.db, caller, 'job.reset', row.id, requestId, { reason: body.reason, to: body.to, previousRunId: desc.runId, runId, resetEventId });
+  const entry = auditEntry(caller, 'job.reset', row.id, requestId, { reason: body.reason, to: body.to, previousRunId: desc.runId, resetEventId });
+  const runId = await auditedEffect(
+    deps.db,
+    entry,
+    async () => {
+      try {
+        const res = await deps.client.workflowService.resetWorkflowExecution({
+          namespace: deps.config.temporalNamespace,
+          workflowExecution: { workflowId: row.workflowId, runId: desc.runId },
+          reason: recordedReason(caller, body.reason),
+          workflowTaskFinishEventId: eventId,
+          requestId: randomUUID(),
+          resetReapplyType: reapplyAll,
+          identity: `jobplane-api ${caller.keyId}`,
+        });
+        return res.runId ?? '';
+      } catch (err) {
+        temporalProblem(err, `job ${row.id} has no run to reset`);
+      }
+    },
+    (newRunId) => ({ runId: newRunId }),
+  );
   return {
     jobId: row.id,
     workflowId: row.workflowId,
@@ -85,12 +96,13 @@ export async function resetJob(
 /** Terminates the running job at once: no cleanup code runs (use cancel for that). 409 when it has finished. */
 export async function terminateJob(deps: OpsServiceDeps, caller: TenantCaller, row: JobRow, reason: string, requestId: string): Promise<JobView> {
   await assertRunning(deps.client, row);
-  try {
-    await deps.client.workflow.getHandle(row.workflowId).terminate(recordedReason(caller, reason));
-  } catch (err) {
-    temporalProblem(err, `job ${row.id} has no run to terminate`);
-  }
-  await audit(deps.db, caller, 'job.terminate', row.id, requestId, { reason });
+  await auditedEffect(deps.db, auditEntry(caller, 'job.terminate', row.id, requestId, { reason }), async () => {
+    try {
+      await deps.client.workflow.getHandle(row.workflowId).terminate(recordedReason(caller, reason));
+    } catch (err) {
+      temporalProblem(err, `job ${row.id} has no run to terminate`);
+    }
+  });
   return await describeJob(deps.client, deps.config, row);
 }
 
@@ -157,8 +169,7 @@ export async function startResetBatch(
   }
   const batchJobId = newBatchJobId(caller.tenantId);
   let approximateCount = 0;
-  try {
-    approximateCount = (await visibilityOf(deps).call('count of the batch', (client) => client.workflow.count(visibilityQuery))).count;
+  const started = async () => {
     await deps.client.workflowService.startBatchOperation({
       namespace: deps.config.temporalNamespace,
       jobId: batchJobId,
@@ -172,10 +183,13 @@ export async function startResetBatch(
         },
       },
     });
+  };
+  try {
+    approximateCount = (await visibilityOf(deps).call('count of the batch', (client) => client.workflow.count(visibilityQuery))).count;
+    await auditedEffect(deps.db, auditEntry(caller, 'ops.reset-batch', batchJobId, requestId, { ...body, visibilityQuery, approximateCount }), started);
   } catch (err) {
     temporalProblem(err, 'the batch could not start');
   }
-  await audit(deps.db, caller, 'ops.reset-batch', batchJobId, requestId, { ...body, visibilityQuery, approximateCount });
   return { batchJobId, visibilityQuery, approximateCount, links: { self: `${deps.config.publicUrl}/v1/ops/batches/${encodeURIComponent(batchJobId)}` } };
 }
 

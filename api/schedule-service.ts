@@ -22,7 +22,8 @@ import { taskQueueName, webUiLink } from '../runtime/temporal.ts';
 import type { TenantCaller } from './auth.ts';
 import { canonicalJson, sha256Hex } from './canonical-json.ts';
 import { newJobId } from './ids.ts';
-import { audit, publicContractFor, type JobServiceDeps } from './job-service.ts';
+import { auditedEffect } from '../db/audit.ts';
+import { auditEntry, publicContractFor, type JobServiceDeps } from './job-service.ts';
 import { fieldErrors, ProblemError } from './problems.ts';
 import { visibilityOf } from './visibility.ts';
 import {
@@ -181,33 +182,38 @@ export async function createSchedule(
     staticSummary: contract.summary(parsed.data, meta),
     staticDetails: `**${contract.type}** run of schedule \`${scheduleId}\` of tenant \`${caller.tenantId}\`\n\nAPI: ${deps.config.publicUrl}/v1/schedules/${scheduleId}`,
   };
-  try {
-    await deps.client.schedule.create({
-      scheduleId: temporalId,
-      spec: cron
-        ? { cronExpressions: cron, timezone: memo.timezone }
-        : { intervals: [{ every: memo.interval! * 1000, offset: memo.offset! * 1000 }], timezone: memo.timezone },
-      action,
-      policies: { overlap: toTemporalOverlap(req.overlap) },
-      state: { paused: req.paused, ...(req.note ? { note: req.note } : {}) },
-      // On the schedule itself, so `GET /v1/schedules` lists a tenant's schedules with one visibility query.
-      typedSearchAttributes: tenantAttributes,
-      memo: { jobplane: memo },
-    });
-  } catch (err) {
-    if (err instanceof ScheduleAlreadyRunning && idempotencyKey) {
-      const existing = await describeOwn(deps, caller, scheduleId);
-      if (existing.memo.jobplane.requestHash !== memo.requestHash) {
-        throw new ProblemError('idempotency-key-reused', `Idempotency-Key "${idempotencyKey}" was used for schedule ${scheduleId} with a different body`, { scheduleId });
+  const entry = auditEntry(caller, 'schedule.create', scheduleId, requestId, { type: req.type, idempotencyKey: idempotencyKey ?? null });
+  const create = async (): Promise<'created' | 'exists'> => {
+    try {
+      await deps.client.schedule.create({
+        scheduleId: temporalId,
+        spec: cron
+          ? { cronExpressions: cron, timezone: memo.timezone }
+          : { intervals: [{ every: memo.interval! * 1000, offset: memo.offset! * 1000 }], timezone: memo.timezone },
+        action,
+        policies: { overlap: toTemporalOverlap(req.overlap) },
+        state: { paused: req.paused, ...(req.note ? { note: req.note } : {}) },
+        // On the schedule itself, so `GET /v1/schedules` lists a tenant's schedules with one visibility query.
+        typedSearchAttributes: tenantAttributes,
+        memo: { jobplane: memo },
+      });
+      return 'created';
+    } catch (err) {
+      // The same key again: a replay of the first call changes nothing; the same key for another body is 409.
+      if (err instanceof ScheduleAlreadyRunning && idempotencyKey) {
+        const existing = await describeOwn(deps, caller, scheduleId);
+        if (existing.memo.jobplane.requestHash !== memo.requestHash) {
+          throw new ProblemError('idempotency-key-reused', `Idempotency-Key "${idempotencyKey}" was used for schedule ${scheduleId} with a different body`, { scheduleId });
+        }
+        return 'exists';
       }
-      return { view: toView(deps, existing), created: false };
+      // The SDK raises TypeError for the server's INVALID_ARGUMENT: a timetable our checks let through.
+      if (err instanceof TypeError) throw new ProblemError('validation-error', err.message, { errors: [{ path: '(body)', message: err.message }] });
+      throw err;
     }
-    // The SDK raises TypeError for the server's INVALID_ARGUMENT: a timetable our checks let through.
-    if (err instanceof TypeError) throw new ProblemError('validation-error', err.message, { errors: [{ path: '(body)', message: err.message }] });
-    throw err;
-  }
-  await audit(deps.db, caller, 'schedule.create', scheduleId, requestId, { type: req.type, idempotencyKey: idempotencyKey ?? null });
-  return { view: toView(deps, await describeOwn(deps, caller, scheduleId)), created: true };
+  };
+  const outcome = await auditedEffect(deps.db, entry, create, (o) => (o === 'exists' ? { replay: true } : {}));
+  return { view: toView(deps, await describeOwn(deps, caller, scheduleId)), created: outcome === 'created' };
 }
 
 export async function getSchedule(deps: JobServiceDeps, caller: TenantCaller, scheduleId: string): Promise<ScheduleView> {
@@ -244,19 +250,21 @@ export async function commandSchedule(
   const handle = deps.client.schedule.getHandle(desc.scheduleId);
   // Temporal needs a non-empty note to pause or unpause; the default says who did it.
   const why = note || `${command === 'pause' ? 'paused' : 'unpaused'} through the API by key ${caller.keyId}`;
-  await guardGone(scheduleId, async () => {
-    if (command === 'pause') await handle.pause(why);
-    else if (command === 'unpause') await handle.unpause(why);
-    else await handle.trigger(desc.policies.overlap);
-  });
-  await audit(deps.db, caller, `schedule.${command}`, scheduleId, requestId, note ? { note } : undefined);
+  await auditedEffect(deps.db, auditEntry(caller, `schedule.${command}`, scheduleId, requestId, note ? { note } : undefined), () =>
+    guardGone(scheduleId, async () => {
+      if (command === 'pause') await handle.pause(why);
+      else if (command === 'unpause') await handle.unpause(why);
+      else await handle.trigger(desc.policies.overlap);
+    }),
+  );
   return await getSchedule(deps, caller, scheduleId);
 }
 
 export async function deleteSchedule(deps: JobServiceDeps, caller: TenantCaller, scheduleId: string, requestId: string): Promise<void> {
   const desc = await describeOwn(deps, caller, scheduleId);
-  await guardGone(scheduleId, () => deps.client.schedule.getHandle(desc.scheduleId).delete());
-  await audit(deps.db, caller, 'schedule.delete', scheduleId, requestId, { type: desc.memo.jobplane.type });
+  await auditedEffect(deps.db, auditEntry(caller, 'schedule.delete', scheduleId, requestId, { type: desc.memo.jobplane.type }), () =>
+    guardGone(scheduleId, () => deps.client.schedule.getHandle(desc.scheduleId).delete()),
+  );
 }
 
 /** A schedule deleted between our describe and the change is a 404 too. */

@@ -179,7 +179,7 @@ export const AuditEvent = z
     action: z.string(),
     target: z.string().nullable(),
     requestId: z.string().nullable(),
-    outcome: z.enum(['succeeded', 'failed', 'denied']),
+    outcome: z.enum(['succeeded', 'failed', 'denied', 'pending']).openapi({ description: '`pending`: a change outside Postgres (Temporal) was begun and its end could not be recorded' }),
     detail: z.unknown().optional(),
     createdAt: z.string(),
   })
@@ -188,7 +188,7 @@ export const AuditQuery = z.object({
   action: z.string().max(100).optional(),
   actorKeyId: z.string().max(100).optional(),
   target: z.string().max(200).optional(),
-  outcome: z.enum(['succeeded', 'failed', 'denied']).optional(),
+  outcome: z.enum(['succeeded', 'failed', 'denied', 'pending']).optional(),
   after: timestamp.optional(),
   before: timestamp.optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -10,7 +10,8 @@ export const auditEvents = pgTable(
     action: text().notNull(),
     target: text(),
     requestId: text(),
-    outcome: text({ enum: ['succeeded', 'failed', 'denied'] }).notNull(),
+    /** `pending`: an effect outside Postgres was begun and its end not recorded yet (db/audit.ts). */
+    outcome: text({ enum: ['succeeded', 'failed', 'denied', 'pending'] }).notNull(),
     detail: jsonb(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
