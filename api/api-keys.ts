@@ -36,9 +36,10 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const roleRank: Record<ApiKeyRole, number> = { admin: 3, operator: 2, submitter: 1, viewer: 0 };
+// `codec` ranks below every role of the API: it includes none of them.
+const roleRank: Record<ApiKeyRole, number> = { admin: 3, operator: 2, submitter: 1, viewer: 0, codec: -1 };
 
-/** Each role includes the ones after it: admin ⊃ operator ⊃ submitter ⊃ viewer. */
+/** Each role includes the ones after it: admin ⊃ operator ⊃ submitter ⊃ viewer; `codec` includes none (codec endpoint only). */
 export function roleAllows(role: ApiKeyRole, needed: ApiKeyRole): boolean {
   return roleRank[role] >= roleRank[needed];
 }

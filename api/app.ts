@@ -1,5 +1,6 @@
 /** The HTTP edge: one sub-app per resource, composed here; errors rendered once as problem+json. */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
@@ -19,7 +20,7 @@ import { inspectJson, textProblem } from './json-guard.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
 import { mountDocs } from './docs.ts';
-import { createApiMetrics, httpMetrics } from './metrics.ts';
+import { createApiMetrics, httpMetrics, type ApiMetrics } from './metrics.ts';
 import { problemBody, ProblemError } from './problems.ts';
 import { requestLog } from './request-log.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -47,6 +48,19 @@ export interface AppDeps {
   visibilityClient?: Client;
   /** Which parts of Temporal answer; @default a probe over `client` (cached 2 s). */
   temporalHealth?: TemporalHealthProbe;
+  /** Where request and job metrics are counted; @default a registry of this app's own. Served by {@link createMetricsApp}, not here. */
+  metrics?: ApiMetrics;
+}
+
+/**
+ * `/metrics` for Prometheus, on a listener of its own (JOBPLANE_API_METRICS_ADDRESS):
+ * the public port never serves it, so neither a Service nor an Ingress in
+ * front of the API can expose it.
+ */
+export function createMetricsApp(metrics: ApiMetrics) {
+  const app = new Hono();
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
+  return app;
 }
 
 /**
@@ -175,15 +189,14 @@ function allowedMethods(app: OpenAPIHono<AuthEnv>, path: string): string[] {
 }
 
 export function createApp(input: AppDeps) {
-  const deps = { ...input, temporalHealth: input.temporalHealth ?? new TemporalHealthProbe(input.client.connection, { namespace: input.config.temporalNamespace }) };
+  const temporalHealth = input.temporalHealth ?? new TemporalHealthProbe(input.client.connection, { namespace: input.config.temporalNamespace });
+  const deps = { ...input, temporalHealth };
   const app = new OpenAPIHono<AuthEnv>();
-  const metrics = createApiMetrics(deps);
+  const metrics = input.metrics ?? createApiMetrics(deps);
   app.use(httpTracing());
   app.use(requestId());
   app.use(requestLog(deps.log));
   app.use(httpMetrics(metrics));
-  // Scraped by Prometheus inside the cluster; not behind API keys, so do not expose it publicly.
-  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
   app.use(
     '/v1/*',
     exceptStreamedUploads(

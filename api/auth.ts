@@ -53,6 +53,8 @@ export function authenticate(db: Db, platformKey: string | undefined) {
     if (!match) throw new ProblemError('unauthenticated', 'send Authorization: Bearer <api key>');
     const caller = await callerForKey(db, platformHash, match[1]!);
     if (!caller) throw new ProblemError('unauthenticated', 'the API key is unknown, revoked or expired');
+    // The Web UI's credential decodes payloads at /codec and is nothing else: refused before any route looks at the request.
+    if (caller.kind === 'tenant' && caller.role === 'codec') throw new ProblemError('forbidden', 'a codec key only decodes payloads at /codec; use a viewer (or higher) key for the API');
     c.set('caller', caller);
     await next();
   });

@@ -4,7 +4,11 @@ import { createLogger } from '../runtime/logger.ts';
 import { connectClient } from '../runtime/temporal.ts';
 import { installTracingFromConfig, shutdownTracing } from '../runtime/tracing.ts';
 import { createDb } from '../db/client.ts';
-import { createApp } from './app.ts';
+import { serve } from '@hono/node-server';
+import { parseHostPort } from '../runtime/host-port.ts';
+import { TemporalHealthProbe } from '../runtime/temporal-health.ts';
+import { createApp, createMetricsApp } from './app.ts';
+import { createApiMetrics } from './metrics.ts';
 import { serveApi } from './http-server.ts';
 import { startClaimSweeper } from './job-claims.ts';
 import { connectVisibilityClient } from './visibility.ts';
@@ -17,16 +21,26 @@ const database = createDb(requireDatabaseUrl(config), { max: config.dbPoolMax, a
 const client = await connectClient(config);
 // List and count calls go over a connection of their own that answers a throttled call at once (api/visibility.ts).
 const visibilityClient = await connectVisibilityClient(config);
-const app = createApp({ config, db: database.db, client, visibilityClient, log });
+const temporalHealth = new TemporalHealthProbe(client.connection, { namespace: config.temporalNamespace });
+const metrics = createApiMetrics({ client, config, temporalHealth });
+const app = createApp({ config, db: database.db, client, visibilityClient, log, temporalHealth, metrics });
 const sweeper = startClaimSweeper({ db: database.db, client, config, log });
 
 const server = serveApi(app.fetch, { port: config.port, hostname: config.host, timeouts: config }, (info) => {
   log.info({ url: `http://${config.host}:${info.port}` }, 'api listening');
 });
 
+// Prometheus scrapes a port of its own: the public one never serves /metrics.
+const metricsServer = config.apiMetricsAddress
+  ? serve({ fetch: createMetricsApp(metrics).fetch, hostname: parseHostPort(config.apiMetricsAddress).host, port: parseHostPort(config.apiMetricsAddress).port }, () =>
+      log.info({ url: `http://${config.apiMetricsAddress}/metrics` }, 'api metrics listening'),
+    )
+  : undefined;
+
 function stop(signal: string) {
   log.info({ signal }, 'api stopping');
   sweeper.stop();
+  metricsServer?.close();
   server.close(async () => {
     await client.connection.close();
     await visibilityClient.connection.close();

@@ -222,6 +222,13 @@ export const settings = {
     description: 'Deadline of one Temporal list/count call made for a request (503 `temporal-throttled` past it)',
     schema: positiveInt,
   }),
+  apiMetricsAddress: setting({
+    env: 'JOBPLANE_API_METRICS_ADDRESS',
+    emptyIsValue: true,
+    default: '127.0.0.1:9466',
+    description: 'Bind address of the API\'s Prometheus endpoint (`/metrics`), a listener of its own so the public port never serves it; empty disables it',
+    schema: z.string(),
+  }),
   httpHeadersTimeoutMs: setting({
     env: 'JOBPLANE_HTTP_HEADERS_TIMEOUT_MS',
     default: '10000',

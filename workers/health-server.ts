@@ -10,12 +10,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Worker } from '@temporalio/worker';
+import { parseHostPort } from '../runtime/host-port.ts';
 import type { TemporalHealthProbe } from '../runtime/temporal-health.ts';
 
-export function parseHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  return { host: address.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(address.slice(i + 1)) };
-}
 
 export function startHealthServer(address: string, workers: () => Worker[], temporalHealth?: () => TemporalHealthProbe | undefined): Promise<Server> {
   const server = createServer(async (req, res) => {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../scripts/lib/temporal-dev-server.ts';
-import { parseHostPort } from './health-server.ts';
+import { parseHostPort } from '../runtime/host-port.ts';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..');
 const mainEntry = path.join(repoRoot, 'workers/main.ts');

@@ -2,10 +2,13 @@
  * The Temporal Web UI's remote codec: `POST …/decode` and `…/encode` with
  * `{"payloads":[{"metadata":{k: base64},"data": base64}]}`.
  *
- * Authenticated with a tenant API key (viewer or above), either as
- * `Authorization: Bearer` or — because the Web UI cannot add our header —
- * embedded in the endpoint path (`/codec/k/<key>`; give the UI a dedicated
- * viewer key). A caller decodes only its own tenant's payloads: payloads of
+ * Authenticated with a tenant API key, either as `Authorization: Bearer` or
+ * — because the Web UI cannot add our header — embedded in the endpoint path
+ * (`/codec/k/<key>`). The key the Web UI holds is a `codec` key: it decodes
+ * its tenant's payloads here and can do nothing else (403 on every `/v1`
+ * route), because the UI hands its codec endpoint, key and all, to anyone
+ * who loads its settings. Engineers may also use their own viewer (or
+ * higher) keys. A caller decodes only its own tenant's payloads: payloads of
  * other tenants come back unchanged, still encrypted, and the data keys are
  * per tenant, so no key of tenant B can open them.
  */
@@ -54,7 +57,8 @@ export function codecRoutes(deps: CodecDeps) {
     const caller: Caller | undefined = presented ? await callerForKey(deps.db, platformHash, presented) : undefined;
     if (!caller) throw new ProblemError('unauthenticated', 'the codec needs a tenant API key (Authorization: Bearer, or /codec/k/<key>)');
     // The platform key may see platform-scoped payloads only, never a tenant's.
-    return caller.kind === 'platform' ? platformScope : requireRole(caller, 'viewer').tenantId;
+    if (caller.kind === 'platform') return platformScope;
+    return caller.role === 'codec' ? caller.tenantId : requireRole(caller, 'viewer').tenantId;
   }
 
   async function payloadsOf(c: Context): Promise<Payload[]> {

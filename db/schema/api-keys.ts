@@ -1,8 +1,12 @@
 import { index, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { tenants } from './tenants.ts';
 
-/** Roles from most to least privileged; each includes the ones after it. */
-export const apiKeyRoles = ['admin', 'operator', 'submitter', 'viewer'] as const;
+/**
+ * `admin` ⊃ `operator` ⊃ `submitter` ⊃ `viewer`; `codec` stands apart: it may
+ * only decode (and encode) its tenant's payloads at `/codec`, the credential
+ * the Temporal Web UI holds, and gets 403 on every `/v1` route.
+ */
+export const apiKeyRoles = ['admin', 'operator', 'submitter', 'viewer', 'codec'] as const;
 export type ApiKeyRole = (typeof apiKeyRoles)[number];
 
 /**

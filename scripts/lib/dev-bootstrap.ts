@@ -39,12 +39,12 @@ export async function ensureDevTenant(databaseUrl: string, dataDir: string): Pro
   return await ensureDevKey(databaseUrl, path.join(dataDir, 'dev-api-key'), 'dev admin (npm start)', 'admin');
 }
 
-/** A viewer key of tenant `dev` for the Web UI's codec endpoint (`<dataDir>/ui-codec-key`). */
+/** A codec key of tenant `dev` for the Web UI's codec endpoint (`<dataDir>/ui-codec-key`): it can decode, nothing else. */
 export async function ensureDevCodecKey(databaseUrl: string, dataDir: string): Promise<string> {
-  return (await ensureDevKey(databaseUrl, path.join(dataDir, 'ui-codec-key'), 'Web UI codec (npm start)', 'viewer')).key;
+  return (await ensureDevKey(databaseUrl, path.join(dataDir, 'ui-codec-key'), 'Web UI codec (npm start)', 'codec')).key;
 }
 
-async function ensureDevKey(databaseUrl: string, keyFile: string, name: string, role: 'admin' | 'viewer'): Promise<{ key: string; created: boolean }> {
+async function ensureDevKey(databaseUrl: string, keyFile: string, name: string, role: 'admin' | 'codec'): Promise<{ key: string; created: boolean }> {
   const { db, close } = createDb(databaseUrl, { max: 1 });
   try {
     const [tenant] = await db.select().from(tenants).where(eq(tenants.id, 'dev'));
@@ -54,6 +54,8 @@ async function ensureDevKey(databaseUrl: string, keyFile: string, name: string, 
       const parsed = parseApiKey(key);
       const [row] = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)) : [];
       if (row && row.revokedAt === null && row.tenantId === 'dev' && row.role === role) return { key, created: false };
+      // A key of another role in the file (a viewer key an older version gave the Web UI): revoke it, then issue the right one.
+      if (row && row.revokedAt === null && row.role !== role) await db.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, row.id));
     }
     const issued = await createApiKey(db, 'dev', { name, role });
     writeFileSync(keyFile, `${issued.key}\n`, { mode: 0o600 });

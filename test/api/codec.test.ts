@@ -108,6 +108,39 @@ describe('the server never holds job data in plaintext', () => {
     expect((await codec('/decode', [wire])).status).toBe(401);
     expect((await codec('/decode', [wire], { authorization: 'Bearer jp_aaaaaaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' })).status).toBe(401);
   });
+
+  it('a codec key (what the Web UI holds) decodes its tenant’s payloads and can do nothing else: 403 on every /v1 route', async () => {
+    const history = (await rawClient.workflow.getHandle(workflowId).fetchHistory()) as { events: { workflowExecutionStartedEventAttributes?: { input?: { payloads: { metadata: Record<string, Uint8Array>; data: Uint8Array }[] } } }[] };
+    const started = history.events[0]!.workflowExecutionStartedEventAttributes!.input!.payloads[0]!;
+    const wire: WirePayload = {
+      metadata: Object.fromEntries(Object.entries(started.metadata).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+      data: Buffer.from(started.data).toString('base64'),
+    };
+    const viaPath = await codec(`/k/${stack.keys.codec}/decode`, [wire]);
+    expect(viaPath.status).toBe(200);
+    expect(Buffer.from(((await viaPath.json()) as { payloads: WirePayload[] }).payloads[0]!.data, 'base64').toString()).toContain(secret);
+
+    // Every route of the OpenAPI document, every method: refused before the route looks at the request.
+    const doc = (await (await fetch(`${stack.apiUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const jobId = (await (await stack.api('/v1/jobs?limit=1', { role: 'viewer' })).json()) as { items: { id: string }[] };
+    let checked = 0;
+    for (const [p, methods] of Object.entries(doc.paths)) {
+      if (!p.startsWith('/v1/')) continue;
+      const concrete = p.replace(/\{[^}]+\}/g, (name) => (name.includes('tenant') ? stack.tenantId : name.includes('name') ? 'status' : (jobId.items[0]?.id ?? 'job_x')));
+      for (const method of Object.keys(methods)) {
+        const res = await fetch(`${stack.apiUrl}${concrete}`, {
+          method: method.toUpperCase(),
+          headers: { authorization: `Bearer ${stack.keys.codec}`, 'content-type': 'application/json' },
+          ...(method === 'get' || method === 'delete' ? {} : { body: '{}' }),
+        });
+        expect(res.status, `${method.toUpperCase()} ${concrete}`).toBe(403);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(30);
+    // The jobs and documents a viewer could read: never for the codec key.
+    expect((await fetch(`${stack.apiUrl}/v1/jobs`, { headers: { authorization: `Bearer ${stack.keys.codec}` } })).status).toBe(403);
+  });
 });
 
 describe('codec endpoint protocol', () => {

@@ -218,7 +218,9 @@ describe('metrics', () => {
     const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: createBody() });
     const job = (await res.json()) as { id: string };
     await waitForJob(stack, job.id);
-    const text = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+    const text = await (await fetch(stack.metricsUrl)).text();
+    // Its own listener: the public port does not serve it.
+    expect((await fetch(`${stack.apiUrl}/metrics`)).status).toBe(404);
     expect(text).toMatch(new RegExp(`jobplane_jobs_created_total\\{type="webhook.deliver",tenant="${stack.tenantId}"\\} [1-9]`));
     expect(text).toMatch(/jobplane_http_requests_total\{method="POST",route="\/v1\/jobs",status="201"\} [1-9]/);
     expect(text).toContain('jobplane_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/jobs/:id"}');

@@ -9,11 +9,13 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { ServerType } from '@hono/node-server';
+import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { inject } from 'vitest';
-import { createApp } from '../../api/app.ts';
+import { createApp, createMetricsApp } from '../../api/app.ts';
+import { createApiMetrics } from '../../api/metrics.ts';
+import { TemporalHealthProbe } from '../../runtime/temporal-health.ts';
 import { serveApi } from '../../api/http-server.ts';
 import { createApiKey, createTenant } from '../../api/tenant-service.ts';
 import { createDb, type Db } from '../../db/client.ts';
@@ -83,6 +85,8 @@ export interface TestStack {
   db: Db;
   client: Client;
   apiUrl: string;
+  /** The API's Prometheus endpoint (its own listener, never the API's port). */
+  metricsUrl: string;
   tenantId: string;
   /** One key per role for the stack's tenant. */
   keys: Record<ApiKeyRole, string>;
@@ -138,7 +142,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
 
   const tenant = await createTenant(database.db, `tenant-${name}-${suffix}`);
   const keys = {} as Record<ApiKeyRole, string>;
-  for (const role of ['admin', 'operator', 'submitter', 'viewer'] as const) {
+  for (const role of ['admin', 'operator', 'submitter', 'viewer', 'codec'] as const) {
     keys[role] = (await createApiKey(database.db, tenant.id, { name: `${role} key`, role })).key;
   }
 
@@ -151,7 +155,14 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
   const apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const configWithUrl = { ...config, publicUrl: apiUrl };
   // Errors only by default: a 500 in CI then shows its cause next to the failed assertion.
-  late.app = createApp({ config: configWithUrl, db: database.db, client, log: createLogger('api-test', process.env.JOBPLANE_TEST_API_LOG ?? 'error') });
+  const temporalHealth = new TemporalHealthProbe(client.connection, { namespace: config.temporalNamespace });
+  const metrics = createApiMetrics({ client, config: configWithUrl, temporalHealth });
+  late.app = createApp({ config: configWithUrl, db: database.db, client, temporalHealth, metrics, log: createLogger('api-test', process.env.JOBPLANE_TEST_API_LOG ?? 'error') });
+  // /metrics on a listener of its own, as api/main.ts serves it.
+  const metricsServer: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: createMetricsApp(metrics).fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const metricsUrl = `http://127.0.0.1:${(metricsServer.address() as { port: number }).port}/metrics`;
 
   const cleanups: (() => Promise<void>)[] = [];
   const children = new Set<ChildProcess>();
@@ -164,6 +175,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     db: database.db,
     client,
     apiUrl,
+    metricsUrl,
     tenantId: tenant.id,
     keys,
     async startWorkers({ temporalAddress, ...workerOpts } = {}) {
@@ -214,6 +226,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
       for (const c of children) c.kill('SIGKILL');
       for (const fn of cleanups.reverse()) await fn().catch(() => {});
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       await connection.close();
       await database.close();
       if (!opts.temporal) await temporal.stop();

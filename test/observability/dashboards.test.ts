@@ -109,9 +109,9 @@ beforeAll(async () => {
   for (const id of ids) await waitForJob(stack, id);
   // A workflow type the bundle does not export: its workflow tasks fail (what the failing-task alert watches).
   const broken = await stack.client.workflow.start('noSuchWorkflow', { taskQueue: taskQueueName(stack.config, catalogTaskQueues[0]!), workflowId: `broken-${Date.now()}`, args: [] });
-  const apiNames = () => fetch(`${stack.apiUrl}/metrics`).then((r) => r.text()).then(seriesNames);
+  const apiNames = () => fetch(stack.metricsUrl).then((r) => r.text()).then(seriesNames);
   const workerNames = () => fetch(workerMetricsUrl).then((r) => r.text()).then(seriesNames);
-  const apiText = await fetch(`${stack.apiUrl}/metrics`).then((r) => r.text());
+  const apiText = await fetch(stack.metricsUrl).then((r) => r.text());
   for (let i = 0; i < 100; i++) {
     const names = new Set(await workerNames());
     if (names.has('temporal_workflow_task_execution_failed') || names.has('temporal_workflow_task_execution_failed_total')) break;

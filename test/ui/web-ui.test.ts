@@ -74,9 +74,10 @@ beforeAll(async () => {
   // The UI URL drives both the jobs' `links.ui` and the codec endpoint's CORS origin.
   stack = await startTestStack('ui', { temporal, env: { JOBPLANE_TEMPORAL_UI_URL: uiUrl } });
   const other = await createTenant(stack.db, `ui-other-${randomBytes(4).toString('hex')}`);
-  otherTenantKey = (await createApiKey(stack.db, other.id, { name: 'other tenant UI codec', role: 'viewer' })).key;
+  otherTenantKey = (await createApiKey(stack.db, other.id, { name: 'other tenant UI codec', role: 'codec' })).key;
 
-  await serveUiDecodingWith(stack.keys.viewer);
+  // The UI holds a codec key, as `npm start` gives it: it decodes and can do nothing else.
+  await serveUiDecodingWith(stack.keys.codec);
   workers = await stack.startWorkers();
   receiver = await startReceiver(() => ({ status: 200 }));
 
@@ -165,7 +166,7 @@ describe('Temporal Web UI through the codec endpoint', () => {
       // Every payload came through the job tenant's key, and the browser accepted every answer (CORS).
       expect(codec.failed).toEqual([]);
       for (const call of codec.calls) {
-        expect(call).toEqual({ url: `${stack.apiUrl}/codec/k/${stack.keys.viewer}/decode`, status: 200, allowOrigin: uiUrl });
+        expect(call).toEqual({ url: `${stack.apiUrl}/codec/k/${stack.keys.codec}/decode`, status: 200, allowOrigin: uiUrl });
       }
       console.log(`screenshot: ${await screenshot(page, 'decoded-own-tenant')}`);
 
