@@ -19,7 +19,7 @@ import { BlobTooLargeError, readBlob, type BlobStore } from '../runtime/blob-sto
 import { chunkPages } from './document-chunks.ts';
 import type { Classifier } from './document-classifier.ts';
 import { currentLineage } from './document-lineage.ts';
-import { extractDocumentText, UnreadableDocumentError } from './document-text.ts';
+import { DocumentTooComplexError, extractDocumentText, TextTooLongError, UnreadableDocumentError, type ExtractionLimits } from './document-text.ts';
 
 export interface DocumentDeps {
   db: Db;
@@ -28,8 +28,9 @@ export interface DocumentDeps {
   /** Recorded in every derived row's lineage. */
   codeVersion: string;
   maxBytes: number;
-  maxTextChars: number;
   chunkChars: number;
+  /** What extracting one document's text may cost (pages, inflated bytes, time, memory, characters). */
+  extraction: ExtractionLimits;
 }
 
 /** Which document a step works on. */
@@ -121,16 +122,18 @@ export function createDocumentActivities(deps: DocumentDeps) {
 
     let extracted;
     try {
-      extracted = await extractDocumentText(bytes, ref.contentType, () => ctx.heartbeat());
+      extracted = await extractDocumentText(bytes, ref.contentType, deps.extraction, () => ctx.heartbeat());
     } catch (err) {
       if (err instanceof UnreadableDocumentError) throw fail(documentFailureTypes.unreadable, err.message);
+      if (err instanceof DocumentTooComplexError) throw fail(documentFailureTypes.tooComplex, err.message);
+      if (err instanceof TextTooLongError) throw fail(documentFailureTypes.tooLong, err.message);
       throw err;
     }
     const text = extracted.pages.join('\f');
     if (!text.replace(/\f/g, '').trim()) {
       throw fail(documentFailureTypes.empty, extracted.pageCount ? `no text in ${extracted.pageCount} page(s) (a scan without a text layer?)` : 'the document has no text');
     }
-    if (text.length > deps.maxTextChars) throw fail(documentFailureTypes.tooLong, `${text.length} characters of text, more than the ${deps.maxTextChars} allowed`);
+    if (text.length > deps.extraction.maxTextChars) throw fail(documentFailureTypes.tooLong, `${text.length} characters of text, more than the ${deps.extraction.maxTextChars} allowed`);
 
     const lineage = currentLineage(ref.sha256, deps.codeVersion);
     const values = { documentId: ref.documentId, tenantId: ref.tenantId, text, charCount: text.length, pageCount: extracted.pageCount, ...lineage };

@@ -40,6 +40,8 @@ export const documentFailureTypes = {
   empty: 'DocumentEmpty',
   /** More text than JOBPLANE_DOCUMENT_MAX_TEXT_CHARS. */
   tooLong: 'DocumentTextTooLong',
+  /** Reading it would cost more than the limits allow: streams inflating past JOBPLANE_DOCUMENT_MAX_INFLATED_BYTES (a decompression bomb), more pages than JOBPLANE_DOCUMENT_MAX_PAGES, more time or memory than the extraction may take. */
+  tooComplex: 'DocumentTooComplex',
   /** Another job took the document over (an operator's retry), or this job's compensation already ran. */
   superseded: 'DocumentIngestionSuperseded',
   /** The classifier answered something that is not the JSON asked for, JOBPLANE_CLASSIFIER_MAX_ATTEMPTS times. */
@@ -57,6 +59,7 @@ const nonRetryableDocumentFailures = [
   documentFailureTypes.unreadable,
   documentFailureTypes.empty,
   documentFailureTypes.tooLong,
+  documentFailureTypes.tooComplex,
   documentFailureTypes.superseded,
   documentFailureTypes.classifierMalformed,
   documentFailureTypes.classifierRejected,

@@ -359,6 +359,30 @@ export const settings = {
     description: 'Most text characters one document may yield; above it the ingestion fails with `DocumentTextTooLong`',
     schema: positiveInt,
   }),
+  documentMaxInflatedBytes: setting({
+    env: 'JOBPLANE_DOCUMENT_MAX_INFLATED_BYTES',
+    default: '67108864',
+    description: 'Bytes the streams of one PDF may inflate to (content, fonts, object streams; not images) before its ingestion fails with `DocumentTooComplex` (a decompression bomb); checked before PDF.js reads it',
+    schema: positiveInt,
+  }),
+  documentMaxPages: setting({
+    env: 'JOBPLANE_DOCUMENT_MAX_PAGES',
+    default: '2000',
+    description: 'Most pages of one PDF (`DocumentTooComplex` above)',
+    schema: positiveInt,
+  }),
+  documentExtractTimeoutMs: setting({
+    env: 'JOBPLANE_DOCUMENT_EXTRACT_TIMEOUT_MS',
+    default: '60000',
+    description: 'Wall time one PDF\'s text extraction may take (in a worker thread, ended past it: `DocumentTooComplex`)',
+    schema: positiveInt,
+  }),
+  documentExtractMemoryMb: setting({
+    env: 'JOBPLANE_DOCUMENT_EXTRACT_MEMORY_MB',
+    default: '256',
+    description: 'Heap limit (MiB) of the worker thread that extracts one PDF\'s text (`DocumentTooComplex` past it)',
+    schema: positiveInt,
+  }),
   documentChunkChars: setting({
     env: 'JOBPLANE_DOCUMENT_CHUNK_CHARS',
     default: '1500',
