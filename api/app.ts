@@ -19,6 +19,7 @@ import { httpTracing } from './http-tracing.ts';
 import { inspectJson, textProblem } from './json-guard.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './auth.ts';
+import { tenantGate } from './tenant-gate.ts';
 import { mountDocs } from './docs.ts';
 import { createApiMetrics, httpMetrics, type ApiMetrics } from './metrics.ts';
 import { problemBody, ProblemError } from './problems.ts';
@@ -146,12 +147,23 @@ function exceptStreamedUploads(mw: ReturnType<typeof createMiddleware>) {
   return createMiddleware(async (c, next) => (isStreamedUpload(c) ? await next() : await mw(c, next)));
 }
 
-/** Failed and refused changes are audited too (successes are written by the handlers, in their transactions). */
-function auditFailures(db: Db, log: Logger) {
+/**
+ * Failed and refused changes are audited too (successes are written by the
+ * handlers, in their transactions) — but not refusals for load (429) or
+ * for a dependency being away (503): they change nothing and are not a
+ * decision about the caller, and a durable row for each would turn a flood
+ * into a write per request. Those are counted instead
+ * (`jobplane_requests_refused_total{tenant,status}`).
+ */
+function auditFailures(db: Db, log: Logger, metrics: ApiMetrics) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     await next();
     const caller = c.get('caller');
     if (c.req.method === 'GET' || c.res.status < 400 || !caller) return;
+    if (c.res.status === 429 || c.res.status === 503) {
+      metrics.refused.inc({ tenant: caller.kind === 'tenant' ? caller.tenantId : 'platform', status: String(c.res.status) });
+      return;
+    }
     await db
       .insert(auditEvents)
       .values({
@@ -211,7 +223,8 @@ export function createApp(input: AppDeps) {
   app.use('/v1/*', exceptStreamedUploads(requireJsonBody));
   app.use('/v1/*', rejectHostileInput(deps.config.jsonMaxDepth));
   app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
-  app.use('/v1/*', auditFailures(deps.db, deps.log));
+  app.use('/v1/*', tenantGate(deps.config, (path, method, waitSeconds) => (method === 'POST' && streamedUploads.has(path.replace(/\/$/, ''))) || (waitSeconds !== undefined && waitSeconds !== '0')));
+  app.use('/v1/*', auditFailures(deps.db, deps.log, metrics));
   app.use('/v1/*', exceptStreamedUploads(temporalDeadline(deps.client, deps.config.temporalCallTimeoutMs)));
 
   app.route('/', healthRoutes(deps));

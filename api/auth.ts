@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { apiKeys, type ApiKeyRole } from '../db/schema/index.ts';
+import { apiKeys, tenants, type ApiKeyRole } from '../db/schema/index.ts';
 import { hashSecret, parseApiKey, roleAllows, secretMatches } from './api-keys.ts';
 import { ProblemError } from './problems.ts';
 
@@ -11,6 +11,14 @@ export interface TenantCaller {
   tenantId: string;
   keyId: string;
   role: ApiKeyRole;
+  /** The tenant's quota overrides, read with the key in one query (null: the platform default). */
+  quota?: TenantQuota;
+}
+
+export interface TenantQuota {
+  createRatePerSecond: number | null;
+  createBurst: number | null;
+  maxRunningJobs: number | null;
 }
 
 /** The platform key: manages tenants, never reads or runs a tenant's jobs. */
@@ -32,13 +40,20 @@ export type AuthEnv = { Variables: { caller: Caller; requestId: string } };
 export async function callerForKey(db: Db, platformHash: string | undefined, presented: string): Promise<Caller | undefined> {
   if (platformHash && secretMatches(presented, platformHash)) return { kind: 'platform', keyId: 'platform' };
   const parsed = parseApiKey(presented);
-  const [row] = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)) : [];
-  const usable =
-    row &&
-    secretMatches(parsed!.secret, row.secretHash) &&
-    row.revokedAt === null &&
-    (row.expiresAt === null || row.expiresAt.getTime() > Date.now());
-  return usable ? { kind: 'tenant', tenantId: row.tenantId, keyId: row.id, role: row.role } : undefined;
+  // The tenant's quotas come along: a create needs them next, and this saves it a round trip.
+  const [row] = parsed
+    ? await db
+        .select({
+          key: apiKeys,
+          quota: { createRatePerSecond: tenants.createRatePerSecond, createBurst: tenants.createBurst, maxRunningJobs: tenants.maxRunningJobs },
+        })
+        .from(apiKeys)
+        .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
+        .where(eq(apiKeys.id, parsed.id))
+    : [];
+  const key = row?.key;
+  const usable = key && secretMatches(parsed!.secret, key.secretHash) && key.revokedAt === null && (key.expiresAt === null || key.expiresAt.getTime() > Date.now());
+  return usable ? { kind: 'tenant', tenantId: key.tenantId, keyId: key.id, role: key.role, quota: row.quota } : undefined;
 }
 
 /**

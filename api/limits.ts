@@ -18,6 +18,7 @@ import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import { tenants } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
+import type { TenantQuota } from './auth.ts';
 import { ProblemError } from './problems.ts';
 import { runningJobsEstimatorFor } from './running-jobs.ts';
 import { tallyVisibilityCall } from './visibility.ts';
@@ -54,6 +55,10 @@ export type TakeTokenResult = { allowed: true } | { allowed: false; retryAfterSe
 export async function takeToken(db: Db, opts: TakeTokenOptions): Promise<TakeTokenResult> {
   const { tenantId, bucket, ratePerSecond, burst, cost = 1 } = opts;
   assertBucketShape(ratePerSecond, burst, cost);
+  // A bucket this process found empty cannot hold a token before it refills: refuse without asking (see emptyUntil).
+  const emptyKey = `${tenantId}\0${bucket}\0${ratePerSecond}\0${burst}\0${cost}`;
+  const waitMs = (emptyUntil.get(emptyKey) ?? 0) - Date.now();
+  if (waitMs > 0) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
   const rate = sql`${ratePerSecond}::float8`;
   const size = sql`${burst}::float8`;
   const price = sql`${cost}::float8`;
@@ -70,8 +75,23 @@ export async function takeToken(db: Db, opts: TakeTokenOptions): Promise<TakeTok
       where ${refilled} >= ${price}
     returning b.tokens`);
   if (taken.length > 0) return { allowed: true };
-  return { allowed: false, retryAfterSeconds: await secondsUntilAffordable(db, opts, cost) };
+  const seconds = await secondsUntilAffordable(db, opts, cost);
+  if (emptyUntil.size > 10_000) emptyUntil.clear(); // bounded: a cache, not state
+  emptyUntil.set(emptyKey, Date.now() + seconds * 1000);
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(seconds)) };
 }
+
+/**
+ * Buckets this process found too empty to pay, until when: other processes
+ * only ever take tokens from a bucket, never add any, so a bucket short of
+ * `cost` at time t cannot afford it before t + deficit / rate. Refusing
+ * locally until then is exact (up to the duration of the query that read the
+ * deficit), and it makes a flooding tenant's refusals cost no database round
+ * trip and no wait on its bucket's row lock — waits that would otherwise hold
+ * pooled connections every other tenant needs. Keyed by the limits too, so a
+ * quota change takes effect at once.
+ */
+const emptyUntil = new Map<string, number>();
 
 function assertBucketShape(ratePerSecond: number, burst: number, cost: number): void {
   if (!(Number.isFinite(ratePerSecond) && ratePerSecond > 0)) throw new RangeError(`ratePerSecond must be a positive number, got ${ratePerSecond}`);
@@ -81,9 +101,9 @@ function assertBucketShape(ratePerSecond: number, burst: number, cost: number): 
 }
 
 /**
- * How long until the bucket holds `cost` tokens, for `Retry-After`. A separate
- * read after the refusal, so it is an estimate (others may drain the bucket
- * meanwhile), but it uses the same database clock as the draw.
+ * How long until the bucket holds `cost` tokens, in seconds, for `Retry-After`
+ * and the local refusal window. A separate read after the refusal: others may
+ * drain the bucket meanwhile (so it may take longer), never fill it faster.
  */
 async function secondsUntilAffordable(db: Db, opts: TakeTokenOptions, cost: number): Promise<number> {
   const [row] = await db.execute<{ available: number }>(sql`
@@ -92,8 +112,7 @@ async function secondsUntilAffordable(db: Db, opts: TakeTokenOptions, cost: numb
     from rate_limit_buckets
     where tenant_id = ${opts.tenantId} and bucket = ${opts.bucket}`);
   const deficit = cost - (row?.available ?? 0);
-  // Whole seconds (the header's unit), rounded up, and at least 1 so a client never retries at once.
-  return Math.max(1, Math.ceil(deficit / opts.ratePerSecond));
+  return Math.max(0, deficit / opts.ratePerSecond);
 }
 
 /** A tenant's effective quotas. */
@@ -113,13 +132,18 @@ export type LimitDefaults = Pick<Config, 'createRatePerSecond' | 'createBurst' |
  */
 export async function tenantLimits(db: Db, config: LimitDefaults, tenantId: string): Promise<TenantLimits> {
   const [row] = await db
-    .select({ rate: tenants.createRatePerSecond, burst: tenants.createBurst, maxRunning: tenants.maxRunningJobs })
+    .select({ createRatePerSecond: tenants.createRatePerSecond, createBurst: tenants.createBurst, maxRunningJobs: tenants.maxRunningJobs })
     .from(tenants)
     .where(eq(tenants.id, tenantId));
+  return limitsFrom(row ?? { createRatePerSecond: null, createBurst: null, maxRunningJobs: null }, config);
+}
+
+/** A tenant's overrides over the platform defaults. */
+export function limitsFrom(quota: TenantQuota, config: LimitDefaults): TenantLimits {
   return {
-    ratePerSecond: row?.rate ?? config.createRatePerSecond,
-    burst: row?.burst ?? config.createBurst,
-    maxRunningJobs: row?.maxRunning ?? config.maxRunningJobs,
+    ratePerSecond: quota.createRatePerSecond ?? config.createRatePerSecond,
+    burst: quota.createBurst ?? config.createBurst,
+    maxRunningJobs: quota.maxRunningJobs ?? config.maxRunningJobs,
   };
 }
 
@@ -164,6 +188,8 @@ function throwIfAtCap(running: number, maxRunningJobs: number): void {
 /** The caller whose tenant is limited; any tenant `Caller` from `auth.ts` fits (the platform key creates no jobs). */
 export interface LimitedCaller {
   tenantId: string;
+  /** The quota overrides authentication read with the key; without them they are read here. */
+  quota?: TenantQuota;
 }
 
 /** What {@link enforceCreateLimits} needs; `JobServiceDeps` satisfies it. */
@@ -208,7 +234,7 @@ export function noteJobStarted(deps: LimitsDeps, tenantId: string): void {
  * retry in a loop are slowed down too.
  */
 export async function enforceCreateLimits(deps: LimitsDeps, caller: LimitedCaller): Promise<void> {
-  const limits = await tenantLimits(deps.db, deps.config, caller.tenantId);
+  const limits = caller.quota ? limitsFrom(caller.quota, deps.config) : await tenantLimits(deps.db, deps.config, caller.tenantId);
   const token = await takeToken(deps.db, {
     tenantId: caller.tenantId,
     bucket: createJobsBucket,

@@ -20,6 +20,7 @@ export interface ApiMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
   duration: Histogram<'method' | 'route'>;
   jobsCreated: Counter<'type' | 'tenant'>;
+  refused: Counter<'tenant' | 'status'>;
 }
 
 export function createApiMetrics(deps: { client: Client; config: Config; temporalHealth: TemporalHealthProbe }): ApiMetrics {
@@ -34,6 +35,12 @@ export function createApiMetrics(deps: { client: Client; config: Config; tempora
     registers: [registry],
   });
   const jobsCreated = new Counter({ name: 'jobplane_jobs_created_total', help: 'Jobs accepted (201) by type and tenant', labelNames: ['type', 'tenant'], registers: [registry] });
+  const refused = new Counter({
+    name: 'jobplane_requests_refused_total',
+    help: 'Changes refused for load (429) or an unavailable dependency (503), by tenant: not written to the audit log one by one',
+    labelNames: ['tenant', 'status'],
+    registers: [registry],
+  });
 
   const policy = { targetQueueSize: deps.config.scaleTargetQueueSize, minReplicas: deps.config.scaleMinReplicas, maxReplicas: deps.config.scaleMaxReplicas };
   // The three gauges are collected concurrently on each scrape: they share one read of Temporal.
@@ -95,7 +102,7 @@ export function createApiMetrics(deps: { client: Client; config: Config; tempora
       }
     },
   });
-  return { registry, requests, duration, jobsCreated };
+  return { registry, requests, duration, jobsCreated, refused };
 }
 
 /** Counts and times every request by its route pattern. */

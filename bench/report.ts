@@ -8,6 +8,7 @@ import type { W2Result } from './w2-throughput.ts';
 import type { BurstPhase, W3Result } from './w3-burst.ts';
 import type { FanoutPhase, W4Result } from './w4-fanout.ts';
 import type { W5Result } from './w5-documents.ts';
+import type { W6Result } from './w6-isolation.ts';
 
 export interface BenchResults {
   startedAt: string;
@@ -20,6 +21,7 @@ export interface BenchResults {
   w3?: W3Result;
   w4?: W4Result;
   w5?: W5Result;
+  w6?: W6Result;
 }
 
 export const resultsDir = path.join(import.meta.dirname, 'results');
@@ -59,7 +61,7 @@ const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p9
 
 export function formatResults(r: BenchResults): string {
   const m = r.machine;
-  const { w1, w2, w3, w4, w5 } = r;
+  const { w1, w2, w3, w4, w5, w6 } = r;
   const sections: string[][] = [];
   if (w1) {
     sections.push([
@@ -140,6 +142,19 @@ export function formatResults(r: BenchResults): string {
       `one at a time (${w5.sequentialToSearchableMs.n} documents, no queue): upload → searchable p50 ${w5.sequentialToSearchableMs.p50.toFixed(0)} ms, p99 ${w5.sequentialToSearchableMs.p99.toFixed(0)} ms`,
       `search check: ${w5.search.found}/${w5.search.checked} found by their own word (p50 ${w5.search.latencyMs.p50.toFixed(1)} ms, p99 ${w5.search.latencyMs.p99.toFixed(1)} ms)`,
       `ratio documents/s ÷ raw inserts/s: ${w5.ratio.toFixed(4)}x`,
+    ]);
+  }
+  if (w6) {
+    const statuses = Object.entries(w6.flood.statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
+    sections.push([
+      `W6 tenant isolation at the API (API and workers in processes of their own; tenant B: ${w6.settings.n} sequential creates, quiet, then while tenant A, quota ${w6.settings.floodRatePerSecond}/s, floods from ${w6.settings.floodConcurrency} loops)`,
+      table([
+        ['tenant B creates', 'p50', 'p99', 'mean', 'n'],
+        latencyRow('quiet', w6.quiet),
+        latencyRow('during A’s flood', w6.flooded),
+      ]),
+      `A's flood: ${w6.flood.requests} requests, ${w6.flood.perSecond}/s (${statuses})`,
+      `ratio flooded/quiet: p50 ${w6.ratio.p50.toFixed(2)}x, p99 ${w6.ratio.p99.toFixed(2)}x (bar: p99 at most 2x)`,
     ]);
   }
   return [

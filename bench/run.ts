@@ -17,13 +17,14 @@ import { runW2 } from './w2-throughput.ts';
 import { runW3 } from './w3-burst.ts';
 import { runW4 } from './w4-fanout.ts';
 import { runW5 } from './w5-documents.ts';
+import { runW6 } from './w6-isolation.ts';
 
 // Before any native connection: the Runtime can be installed only once, and
 // worker chatter below WARN would bury the table.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** Every workload, in the order they run. */
-const allWorkloads = ['w1', 'w2', 'w3', 'w4', 'w5'];
+const allWorkloads = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6'];
 
 const settings = {
   w1N: envInt('BENCH_W1_N', 200),
@@ -53,6 +54,7 @@ const settings = {
     searchSample: envInt('BENCH_W5_SEARCH_SAMPLE', 50),
     sequential: envInt('BENCH_W5_SEQUENTIAL', 20),
   },
+  w6: { n: envInt('BENCH_W6_N', 200), floodConcurrency: envInt('BENCH_W6_FLOOD_CONCURRENCY', 32), floodRatePerSecond: envInt('BENCH_W6_FLOOD_RATE', 50) },
   /** `BENCH_WORKLOADS=w4,w5` runs only those (comma-separated; default: all). */
   workloads: workloadsFromEnv(process.env.BENCH_WORKLOADS),
   // W4's 2 × 10,000 items take most of this on a shared 2-core machine.
@@ -80,6 +82,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
   const w3 = on('w3') ? await runW3(base, settings.w3, signal, log) : undefined;
   const w4 = on('w4') ? await runW4(base, settings.w4, signal, log) : undefined;
   const w5 = on('w5') ? await runW5(base, settings.w5, signal, log) : undefined;
+  const w6 = on('w6') ? await runW6(base, settings.w6, signal, log) : undefined;
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -98,6 +101,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
     ...(w3 && { w3 }),
     ...(w4 && { w4 }),
     ...(w5 && { w5 }),
+    ...(w6 && { w6 }),
   };
 }
 

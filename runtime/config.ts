@@ -229,6 +229,18 @@ export const settings = {
     description: 'Bind address of the API\'s Prometheus endpoint (`/metrics`), a listener of its own so the public port never serves it; empty disables it',
     schema: z.string(),
   }),
+  tenantMaxInFlight: setting({
+    env: 'JOBPLANE_TENANT_MAX_IN_FLIGHT',
+    default: '8',
+    description: 'Requests of one tenant an API process works on at once; more wait their turn (long polls and streamed uploads aside), so one tenant cannot take the process from the others',
+    schema: positiveInt,
+  }),
+  tenantQueueMs: setting({
+    env: 'JOBPLANE_TENANT_QUEUE_MS',
+    default: '2000',
+    description: 'How long a request waits for one of its tenant\'s in-flight slots before answering 429 `rate-limited`',
+    schema: positiveInt,
+  }),
   httpHeadersTimeoutMs: setting({
     env: 'JOBPLANE_HTTP_HEADERS_TIMEOUT_MS',
     default: '10000',

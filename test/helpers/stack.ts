@@ -126,6 +126,8 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
     JOBPLANE_WEBHOOK_TIMEOUT_MS: '10000',
     JOBPLANE_WORKFLOW_BUNDLE: bundle,
     JOBPLANE_WORKER_METRICS_ADDRESS: '',
+    // API processes a test spawns (several at once) serve no metrics port; the in-process API's is served on a free port.
+    JOBPLANE_API_METRICS_ADDRESS: '',
     JOBPLANE_WORKER_HEALTH_ADDRESS: '',
     JOBPLANE_WORKER_SHUTDOWN_GRACE_MS: '2000',
     JOBPLANE_LOG_LEVEL: 'warn',

@@ -26,7 +26,7 @@ const topology = onCluster() ? 'cluster' : 'dev';
 
 async function ports() {
   const temporal = topology === 'cluster' ? await freeClusterFrontendPort() : await freePort();
-  return { api: await freePort(), temporal, ui: await freePort(), pg: await freePort(), sink: await freePort(), metrics: await freePort(), health: await freePort() };
+  return { api: await freePort(), temporal, ui: await freePort(), pg: await freePort(), sink: await freePort(), metrics: await freePort(), health: await freePort(), apiMetrics: await freePort() };
 }
 
 function startDev(p: Awaited<ReturnType<typeof ports>>): Promise<{ child: ChildProcess; output: () => string }> {
@@ -39,6 +39,7 @@ function startDev(p: Awaited<ReturnType<typeof ports>>): Promise<{ child: ChildP
     JOBPLANE_DEV_SINK_PORT: String(p.sink),
     JOBPLANE_WORKER_METRICS_ADDRESS: `127.0.0.1:${p.metrics}`,
     JOBPLANE_WORKER_HEALTH_ADDRESS: `127.0.0.1:${p.health}`,
+    JOBPLANE_API_METRICS_ADDRESS: `127.0.0.1:${p.apiMetrics}`,
     JOBPLANE_DATA_DIR: dataDir,
     JOBPLANE_LOG_LEVEL: 'warn',
     JOBPLANE_TEMPORAL: topology,
