@@ -12,15 +12,16 @@
  *   of that key would do the same; a claim without a key is a job its caller
  *   was told failed and cannot refer to, so its run is terminated and the row
  *   deleted (`job.abandoned` in the audit log);
- * - no workflow: a claim without a key is deleted; one with a key stays, so
- *   a later retry with it still finishes the start.
+ * - no workflow: a claim without a key is deleted; one with a key stays for
+ *   `keyedClaimTtlMs` (a day), so a retry with it still finishes the start,
+ *   and is deleted after (nothing ran; a later retry starts afresh).
  *
  * Runs in every API process (`api/main.ts`); concurrent sweepers are safe:
  * every write is conditional on the row still being unstarted, and nothing
  * holds a lock or transaction while Temporal is asked.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { and, asc, eq, isNull, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { auditEvents, jobs } from '../db/schema/index.ts';
 import type { Config } from '../runtime/config.ts';
@@ -38,15 +39,19 @@ export interface SweepOptions {
   olderThanMs: number;
   /** @default 100 */
   limit?: number;
+  /** A keyed claim with no workflow is kept this long for its retry. @default one day */
+  keyedClaimTtlMs?: number;
 }
 
 export async function sweepJobClaims(deps: { db: Db; client: Client; config: Pick<Config, 'temporalCallTimeoutMs'> }, opts: SweepOptions): Promise<SweepResult> {
   const result: SweepResult = { adopted: 0, terminated: 0, deleted: 0 };
+  const keyedTtlMs = opts.keyedClaimTtlMs ?? 86_400_000;
+  // In no fixed order: keyed claims waiting for their retry stay for a day and must not keep newer ones from a turn.
   const claims = await deps.db
     .select()
     .from(jobs)
     .where(and(isNull(jobs.firstRunId), lt(jobs.createdAt, sql`now() - make_interval(secs => ${opts.olderThanMs / 1000})`)))
-    .orderBy(asc(jobs.createdAt))
+    .orderBy(sql`random()`)
     .limit(opts.limit ?? 100);
   for (const claim of claims) {
     const runId = await firstRunIdOf(deps, claim);
@@ -61,7 +66,7 @@ export async function sweepJobClaims(deps: { db: Db; client: Client; config: Pic
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         });
       if (await deleteClaim(deps.db, claim, 'terminated')) result.terminated++;
-    } else if (!claim.idempotencyKey) {
+    } else if (!claim.idempotencyKey || Date.now() - claim.createdAt.getTime() > keyedTtlMs) {
       if (await deleteClaim(deps.db, claim, undefined)) result.deleted++;
     }
   }

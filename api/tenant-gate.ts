@@ -1,9 +1,10 @@
 /**
  * One tenant's burst of requests cannot take an API process from the others:
  * each tenant may have at most JOBPLANE_TENANT_MAX_IN_FLIGHT requests in
- * progress in this process; more wait, in order, for one of them to finish,
- * and one that has waited JOBPLANE_TENANT_QUEUE_MS answers 429 `rate-limited`
- * with Retry-After. Waiting requests hold no database connection and no
+ * progress in this process; more wait, in order, for one of them to finish
+ * (a burst within the tenant's quota is served in turn, not refused); one
+ * that has waited JOBPLANE_TENANT_QUEUE_MS, or that would be the
+ * {@link maxQueued}+1st waiting, answers 429 `rate-limited` with Retry-After. Waiting requests hold no database connection and no
  * Temporal call, so the pool and the event loop serve every tenant's share.
  *
  * Left out: long polls (`/result?waitSeconds=`, up to a minute each) and the
@@ -14,6 +15,9 @@ import { createMiddleware } from 'hono/factory';
 import type { Config } from '../runtime/config.ts';
 import type { AuthEnv } from './auth.ts';
 import { ProblemError } from './problems.ts';
+
+/** Requests of one tenant that may wait in one process; past it they are refused at once (memory, not order). */
+const maxQueued = 1000;
 
 interface Gate {
   inFlight: number;
@@ -38,6 +42,8 @@ export function tenantGate(config: Pick<Config, 'tenantMaxInFlight' | 'tenantQue
     }
     if (gate.inFlight < config.tenantMaxInFlight) {
       gate.inFlight++;
+    } else if (gate.waiting.length >= maxQueued) {
+      throw new ProblemError('rate-limited', `the tenant has ${maxQueued} requests waiting on this API process already; retry shortly`, { retryAfterSeconds: 1 });
     } else {
       const admitted = await new Promise<boolean>((resolve) => {
         const wake = () => {

@@ -237,8 +237,8 @@ export const settings = {
   }),
   tenantQueueMs: setting({
     env: 'JOBPLANE_TENANT_QUEUE_MS',
-    default: '2000',
-    description: 'How long a request waits for one of its tenant\'s in-flight slots before answering 429 `rate-limited`',
+    default: '30000',
+    description: 'How long a request waits for one of its tenant\'s in-flight slots before answering 429 `rate-limited` (a burst within the tenant\'s quota waits its turn, it is not refused)',
     schema: positiveInt,
   }),
   httpHeadersTimeoutMs: setting({

@@ -270,6 +270,16 @@ describe('creates', () => {
     expect((await waitForJob(stack, claim!.id)).status).toBe('succeeded');
   });
 
+  it('a keyed claim whose workflow never started waits for its retry, and is dropped after the keyed-claim time', async () => {
+    const id = `job_${'0'.repeat(20)}${Date.now().toString(36).slice(-6)}`;
+    await stack.db.insert(jobs).values({ id, tenantId: stack.tenantId, type: 'noop', idempotencyKey: `stranded-${id}`, requestHash: 'x', workflowId: `${stack.tenantId}:${id}` });
+    await sweepJobClaims({ db: stack.db, client: stack.client, config: stack.config }, { olderThanMs: 0 });
+    expect((await stack.db.select().from(jobs).where(eq(jobs.id, id))).length, 'kept for a retry of its key').toBe(1);
+    const swept = await sweepJobClaims({ db: stack.db, client: stack.client, config: stack.config }, { olderThanMs: 0, keyedClaimTtlMs: 0 });
+    expect(swept.deleted).toBeGreaterThanOrEqual(1);
+    expect((await stack.db.select().from(jobs).where(eq(jobs.id, id))).length).toBe(0);
+  });
+
   it('a keyless create whose start cannot be recorded: the sweeper terminates the run no caller can refer to, and records it', async () => {
     const { db, fault } = faultyDb(stack.db);
     const app = createApp({ config: stack.config, db, client: stack.client, log: createLogger('audit-integrity', 'silent') });
