@@ -14,7 +14,7 @@
  *   throttled calls: see `connectVisibilityClient`).
  *
  * Creates never call visibility (see running-jobs.ts); list routes make at
- * most a stated number of calls per request (README, "Limits and fairness").
+ * most a stated number of calls per request (docs/API.md, "Limits and fairness").
  */
 import { Client, Connection, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { Config } from '../runtime/config.ts';

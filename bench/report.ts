@@ -168,7 +168,7 @@ export function formatResults(r: BenchResults): string {
 
 /**
  * Writes `<timestamp>.json`, and `latest.json` when `latest` is set (a run of
- * every workload: a partial run must not replace the figures the README
+ * every workload: a partial run must not replace the figures the docs
  * quotes), each via a `.tmp` file so a reader never sees half a file.
  */
 export function writeResults(r: BenchResults, { latest }: { latest: boolean }): string[] {

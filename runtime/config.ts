@@ -1,6 +1,6 @@
 /**
  * The one configuration table. Every environment variable Jobplane reads is
- * declared here with its default and meaning; the README's table is checked
+ * declared here with its default and meaning; the table in docs/CONFIGURATION.md is checked
  * against this list by a test, so the two cannot drift.
  */
 import { z } from 'zod';
@@ -10,7 +10,7 @@ interface Setting<T> {
   env: string;
   /** Default as it would be written in the environment; `undefined` = unset. */
   default: string | undefined;
-  /** One line for the README. */
+  /** One line for docs/CONFIGURATION.md. */
   description: string;
   /** An empty value is meaningful (e.g. "no prefix", "disabled") instead of meaning "use the default". */
   emptyIsValue?: boolean;
@@ -25,7 +25,7 @@ function setting<T>(s: Setting<T>): Setting<T> {
   return s;
 }
 
-/** Ordered as the README lists them. */
+/** Ordered as docs/CONFIGURATION.md lists them. */
 export const settings = {
   port: setting({ env: 'PORT', default: '3000', description: 'HTTP port of the API', schema: port }),
   host: setting({

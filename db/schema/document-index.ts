@@ -3,7 +3,7 @@
  * and its chunks with their full-text index. Every row carries its lineage:
  * which version of the document it came from (SHA-256 of the bytes), which
  * workflow run and activity (and attempt) produced it, and the code version
- * of the worker that ran it (`JOBPLANE_CODE_VERSION`, see README "Documents").
+ * of the worker that ran it (`JOBPLANE_CODE_VERSION`, see docs/JOB-TYPES.md "Documents").
  */
 import { sql } from 'drizzle-orm';
 import { customType, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
