@@ -200,8 +200,8 @@ export const settings = {
   }),
   temporalCallTimeoutMs: setting({
     env: 'JOBPLANE_TEMPORAL_CALL_TIMEOUT_MS',
-    default: '4000',
-    description: 'Deadline of a workflow start, signal, cancel or describe made for a request; past it (Temporal partly down) the request answers 503 `temporal-unavailable` with Retry-After',
+    default: '3000',
+    description: 'Deadline of a workflow start, signal, cancel or describe made for a request; past it (Temporal partly down) the request answers 503 `temporal-unavailable` with Retry-After (3 s leaves room for the rest of a create within 5 s)',
     schema: positiveInt,
   }),
   visibilityRatePerSecond: setting({
