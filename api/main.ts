@@ -37,10 +37,24 @@ const metricsServer = config.apiMetricsAddress
     )
   : undefined;
 
+/** The longest request (a 60 s long poll) and a margin: past it the process exits whatever is still open. */
+const drainMs = 65_000;
+let stopping = false;
+
 function stop(signal: string) {
+  if (stopping) {
+    log.warn({ signal }, 'api stopping at once (second signal)');
+    process.exit(0);
+  }
+  stopping = true;
   log.info({ signal }, 'api stopping');
   sweeper.stop();
   metricsServer?.close();
+  // A connection that never ends (a client that stopped reading) must not keep the process forever.
+  setTimeout(() => {
+    log.warn({ drainMs }, 'api stopping with requests still open');
+    process.exit(0);
+  }, drainMs).unref();
   server.close(async () => {
     await client.connection.close();
     await visibilityClient.connection.close();

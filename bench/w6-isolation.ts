@@ -62,7 +62,13 @@ export async function runW6(base: BenchBase, s: W6Settings, signal: AbortSignal,
   };
   const [quietKey, floodKey] = [await keyOf('b'), await keyOf('a', s.floodRatePerSecond)];
   const api = await startApiProcess(env, signal);
-  base.cleanup.add('w6 api process', async () => void api.process.kill('SIGTERM'));
+  base.cleanup.add('w6 api process', async () => {
+    const exited = new Promise((resolve) => api.process.once('exit', resolve));
+    api.process.kill('SIGTERM');
+    const killer = setTimeout(() => api.process.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killer);
+  });
   const worker = await spawnWorkerProcess({ id: 6, env, metrics: false, output: () => {}, readyTimeoutMs: 120_000 });
   base.cleanup.add('w6 worker process', async () => void (await worker.stop(5000)));
   await worker.ready;
