@@ -30,9 +30,9 @@ export default tseslint.config(
           paths: nodeBuiltins.map((name) => ({ name, message: 'Workflow code runs in a deterministic sandbox: no Node built-ins.' })),
           patterns: [
             {
-              group: ['**/activities', '**/activities/*', '**/db', '**/db/*', '**/api', '**/api/*', '**/workers', '**/workers/*'],
+              group: ['**/activities', '**/activities/**', '**/db', '**/db/**', '**/api', '**/api/**', '**/workers', '**/workers/**', '../runtime', '../runtime/**', '../domain/**', '../scripts/**'],
               allowTypeImports: true,
-              message: 'Workflows may import activities (and db/api/workers) as types only; call activities through proxyActivities.',
+              message: 'Workflows run in the sandbox: everything outside contracts/ and @temporalio/workflow is types only; call activities through proxyActivities.',
             },
           ],
         },
@@ -59,13 +59,37 @@ export default tseslint.config(
   {
     files: ['activities/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/api/*', '**/workers/*', '**/workflows/*'], message: 'Activities may use db/ and contracts/ only (DESIGN.md).' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/api/*', '**/api/**', '**/workers/*', '**/workers/**', '**/workflows/*', '**/scripts/**'], message: 'Activities may use db/, domain/, runtime/ and contracts/ only (ARCHITECTURE.md).' }] }],
     },
   },
   {
     files: ['api/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/activities/*', '**/workers/*', '**/workflows/*'], message: 'The API starts workflows by name through the client; it never imports worker code.' }] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/activities/*', '**/activities/**', '**/workers/*', '**/workers/**', '**/workflows/*', '**/scripts/**'], message: 'The API starts workflows by name through the client; it never imports worker code.' }] }],
+    },
+  },
+  {
+    files: ['runtime/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\.?/)+(api|activities|workers|workflows|domain|db|client|scripts|test)(/|$)', message: 'runtime/ is shared infrastructure (config, logger, Temporal connection): it imports only contracts/ (ARCHITECTURE.md).' }] }],
+    },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\.?/)+(api|activities|workers|workflows|client|scripts|test)(/|$)', message: 'domain/ holds rules the API and the activities share: it may import db/, contracts/ and runtime/ only (ARCHITECTURE.md).' }] }],
+    },
+  },
+  {
+    files: ['workers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\.?/)+(api|scripts|test|client)(/|$)', message: 'Workers are a composition root: everything but the API, the client and dev tooling (ARCHITECTURE.md).' }] }],
+    },
+  },
+  {
+    files: ['client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\.?/)+(activities|workers|workflows|db|runtime|domain|scripts|test)(/|$)', message: 'The client package ships alone: it may import the API schemas and contracts as types only.' }, { regex: '^(\\.\\.?/)+(api|contracts)(/|$)', allowTypeImports: true, message: 'The client package ships alone: it may import the API schemas and contracts as types only.' }] }],
     },
   },
   {

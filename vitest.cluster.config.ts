@@ -13,14 +13,14 @@ export const clusterSuites = [
   'test/cluster/*.test.ts',
   'test/api/jobs-api.test.ts',
   'test/api/limits-across-instances.test.ts',
-  'test/api/fairness.test.ts',
+  'test/api/fairness.slow.test.ts',
   'test/api/schedules.test.ts',
   'test/workers/worker-crash.test.ts',
   'test/ops/reset.test.ts',
-  'test/ops/runbook.test.ts',
-  'test/workflows/batch-run.test.ts',
+  'test/ops/runbook.slow.test.ts',
+  'test/workflows/batch-run.slow.test.ts',
   'test/workflows/approval-request.test.ts',
-  'test/scripts/dev-stack.test.ts',
+  'test/scripts/dev-stack.slow.test.ts',
 ];
 
 export default defineConfig({

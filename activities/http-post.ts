@@ -2,7 +2,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupAddress } from 'node:dns';
-import { pinnedLookup } from './destination-guard.ts';
+import { pinnedLookup } from '../domain/outbound/destination-guard.ts';
 
 export interface PostResult {
   statusCode: number;

@@ -1,11 +1,11 @@
 /** Every activity the workers register, built from their dependencies. */
 import type { Db } from '../db/client.ts';
-import type { DestinationAllowlist } from './destination-guard.ts';
-import { createBatchItemWaitActivities } from './batch-item-wait.ts';
-import { createBatchActivities } from './batch-store.ts';
-import { createDocumentEventActivities, type DocumentEventDeps } from './document-events.ts';
-import { createDocumentActivities, type DocumentDeps } from './document-ingestion.ts';
-import { createRetentionActivities } from './document-retention.ts';
+import type { DestinationAllowlist } from '../domain/outbound/destination-guard.ts';
+import { createBatchItemWaitActivities } from './batch/item-wait.ts';
+import { createBatchActivities } from './batch/store.ts';
+import { createDocumentEventActivities, type DocumentEventDeps } from './documents/events.ts';
+import { createDocumentActivities, type DocumentDeps } from './documents/ingestion.ts';
+import { createRetentionActivities } from './documents/retention.ts';
 import { createWebhookActivities } from './webhook-delivery.ts';
 
 export interface ActivityDeps {

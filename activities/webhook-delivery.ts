@@ -15,7 +15,7 @@ import {
   type WebhookDeliverInput,
   type WebhookDeliverOutput,
 } from '../contracts/index.ts';
-import { DestinationBlockedError, resolveDestination, type DestinationAllowlist } from './destination-guard.ts';
+import { DestinationBlockedError, resolveDestination, type DestinationAllowlist } from '../domain/outbound/destination-guard.ts';
 import { parseRetryAfter, postOnce, type PostResult } from './http-post.ts';
 
 export interface WebhookDeps {

@@ -9,34 +9,36 @@ import type { Context } from 'hono';
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client.ts';
 import { isDatabaseUnavailable } from '../db/errors.ts';
-import { auditEvents } from '../db/schema/index.ts';
-import { blobStoreFrom, type BlobStore } from '../runtime/blob-store.ts';
+import { recordAudit } from '../db/audit.ts';
+import type { BlobStore } from '../domain/blob-store/blob-store.ts';
+import { blobStoreFrom } from '../domain/blob-store/factory.ts';
 import type { Config } from '../runtime/config.ts';
 import { grpcCodeOf, grpcStatus } from '../runtime/grpc-status.ts';
 import { codecFrom } from '../runtime/temporal.ts';
 import { TemporalHealthProbe } from '../runtime/temporal-health.ts';
-import { httpTracing } from './http-tracing.ts';
-import { inspectJson, textProblem } from './json-guard.ts';
+import { httpTracing } from './http/tracing.ts';
+import { inspectJson, textProblem } from './http/json-guard.ts';
 import type { Logger } from '../runtime/logger.ts';
-import { authenticate, type AuthEnv } from './auth.ts';
-import { tenantGate } from './tenant-gate.ts';
-import { mountDocs } from './docs.ts';
-import { createApiMetrics, httpMetrics, type ApiMetrics } from './metrics.ts';
-import { problemBody, ProblemError } from './problems.ts';
-import { requestLog } from './request-log.ts';
-import { auditRoutes } from './routes/audit.ts';
-import { batchInputRoutes, batchJobRoutes } from './routes/batch-inputs.ts';
-import { codecRoutes } from './routes/codec.ts';
-import { documentRoutes } from './routes/documents.ts';
-import { healthRoutes } from './routes/health.ts';
-import { jobTypeRoutes } from './routes/job-types.ts';
-import { jobOpsRoutes } from './routes/job-ops.ts';
-import { jobRoutes } from './routes/jobs.ts';
-import { opsRoutes } from './routes/ops.ts';
-import { scheduleRoutes } from './routes/schedules.ts';
-import { taskQueueRoutes } from './routes/task-queues.ts';
-import { tenantRoutes } from './routes/tenants.ts';
-import { webhookSubscriptionRoutes } from './routes/webhook-subscriptions.ts';
+import { authenticate, type AuthEnv } from './http/auth.ts';
+import { tenantGate } from './limits/tenant-gate.ts';
+import { mountDocs } from './http/docs.ts';
+import { createApiMetrics, httpMetrics, type ApiMetrics } from './http/metrics.ts';
+import { problemBody, ProblemError } from './http/problems.ts';
+import { requestLog } from './http/request-log.ts';
+import { serverTiming } from './http/server-timing.ts';
+import { auditRoutes } from './tenants/audit-routes.ts';
+import { batchInputRoutes, batchJobRoutes } from './jobs/batch-inputs-routes.ts';
+import { codecRoutes } from './codec/routes.ts';
+import { documentRoutes } from './documents/routes.ts';
+import { healthRoutes } from './http/health-routes.ts';
+import { jobTypeRoutes } from './jobs/job-types-routes.ts';
+import { jobOpsRoutes } from './ops/job-routes.ts';
+import { jobRoutes } from './jobs/routes.ts';
+import { opsRoutes } from './ops/routes.ts';
+import { scheduleRoutes } from './schedules/routes.ts';
+import { taskQueueRoutes } from './ops/task-queue-routes.ts';
+import { tenantRoutes } from './tenants/routes.ts';
+import { webhookSubscriptionRoutes } from './webhooks/routes.ts';
 
 export interface AppDeps {
   config: Config;
@@ -79,7 +81,9 @@ function temporalDeadline(client: Client, timeoutMs: number) {
 /** A Temporal call that failed for the engine's availability or load, as the 503 it answers. */
 function temporalProblemOf(err: unknown): ProblemError | undefined {
   const code = grpcCodeOf(err);
-  if (code === grpcStatus.DEADLINE_EXCEEDED || code === grpcStatus.UNAVAILABLE) {
+  // CANCELLED too: when the request's Temporal deadline (temporalDeadline) elapses, grpc-js may end the call
+  // CANCELLED rather than DEADLINE_EXCEEDED (seen with history hung: a job read answered 500 after 3 s).
+  if (code === grpcStatus.DEADLINE_EXCEEDED || code === grpcStatus.UNAVAILABLE || code === grpcStatus.CANCELLED) {
     return new ProblemError('temporal-unavailable', `Temporal did not answer: ${(err as Error).message}`, { retryAfterSeconds: 5 });
   }
   if (code === grpcStatus.RESOURCE_EXHAUSTED) {
@@ -102,7 +106,7 @@ const requireJsonBody = createMiddleware(async (c, next) => {
 
 /**
  * Hostile JSON bodies and query strings answer 400 naming the field before
- * any handler sees them (api/json-guard.ts): nesting past
+ * any handler sees them (api/http/json-guard.ts): nesting past
  * JOBPLANE_JSON_MAX_DEPTH, duplicate keys, NUL and lone surrogates, numbers
  * too large to be finite. The body text read here is what the validators
  * parse afterwards (Hono caches it).
@@ -136,9 +140,9 @@ function safeDecode(path: string): string {
 
 /**
  * Uploads that stream their own body under their own, larger size limit:
- * documents (multipart, JOBPLANE_DOCUMENT_MAX_BYTES, api/document-upload.ts)
+ * documents (multipart, JOBPLANE_DOCUMENT_MAX_BYTES, api/documents/upload.ts)
  * and stored batch item lists (JSON or NDJSON, JOBPLANE_BATCH_INPUT_LIMIT_BYTES,
- * api/batch-inputs.ts). The JSON body limit and content-type check skip them.
+ * api/jobs/batch-inputs.ts). The JSON body limit and content-type check skip them.
  */
 const streamedUploads = new Set(['/v1/documents', '/v1/batch-inputs']);
 const isStreamedUpload = (c: Context) => c.req.method === 'POST' && streamedUploads.has(c.req.path.replace(/\/$/, ''));
@@ -164,18 +168,15 @@ function auditFailures(db: Db, log: Logger, metrics: ApiMetrics) {
       metrics.refused.inc({ tenant: caller.kind === 'tenant' ? caller.tenantId : 'platform', status: String(c.res.status) });
       return;
     }
-    await db
-      .insert(auditEvents)
-      .values({
-        tenantId: caller.kind === 'tenant' ? caller.tenantId : null,
-        actorKeyId: caller.keyId,
-        action: `${c.req.method} ${c.req.routePath}`,
-        target: c.req.path,
-        requestId: c.get('requestId'),
-        outcome: c.res.status === 403 ? 'denied' : 'failed',
-        detail: { status: c.res.status },
-      })
-      .catch((err) => log.error({ err }, 'could not write the audit record of a failed request'));
+    const entry = {
+      tenantId: caller.kind === 'tenant' ? caller.tenantId : null,
+      actorKeyId: caller.keyId,
+      action: `${c.req.method} ${c.req.routePath}`,
+      target: c.req.path,
+      requestId: c.get('requestId'),
+      detail: { status: c.res.status },
+    };
+    await recordAudit(db, entry, c.res.status === 403 ? 'denied' : 'failed').catch((err) => log.error({ err }, 'could not write the audit record of a failed request'));
   });
 }
 
@@ -222,6 +223,7 @@ export function createApp(input: AppDeps) {
   );
   app.use('/v1/*', exceptStreamedUploads(requireJsonBody));
   app.use('/v1/*', rejectHostileInput(deps.config.jsonMaxDepth));
+  app.use('/v1/*', serverTiming());
   app.use('/v1/*', authenticate(deps.db, deps.config.platformKey));
   app.use('/v1/*', tenantGate(deps.config, (path, method, waitSeconds) => (method === 'POST' && streamedUploads.has(path.replace(/\/$/, ''))) || (waitSeconds !== undefined && waitSeconds !== '0')));
   app.use('/v1/*', auditFailures(deps.db, deps.log, metrics));

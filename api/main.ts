@@ -8,10 +8,10 @@ import { serve } from '@hono/node-server';
 import { parseHostPort } from '../runtime/host-port.ts';
 import { TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { createApp, createMetricsApp } from './app.ts';
-import { createApiMetrics } from './metrics.ts';
-import { serveApi } from './http-server.ts';
-import { startClaimSweeper } from './job-claims.ts';
-import { connectVisibilityClient } from './visibility.ts';
+import { createApiMetrics } from './http/metrics.ts';
+import { serveApi } from './http/server.ts';
+import { startClaimSweeper } from './jobs/claims.ts';
+import { connectVisibilityClient } from './limits/visibility.ts';
 
 const config = loadConfig();
 const log = createLogger('api', config.logLevel);
@@ -19,7 +19,7 @@ const log = createLogger('api', config.logLevel);
 installTracingFromConfig(config, 'jobplane-api');
 const database = createDb(requireDatabaseUrl(config), { max: config.dbPoolMax, applicationName: 'jobplane-api' });
 const client = await connectClient(config);
-// List and count calls go over a connection of their own that answers a throttled call at once (api/visibility.ts).
+// List and count calls go over a connection of their own that answers a throttled call at once (api/limits/visibility.ts).
 const visibilityClient = await connectVisibilityClient(config);
 const temporalHealth = new TemporalHealthProbe(client.connection, { namespace: config.temporalNamespace });
 const metrics = createApiMetrics({ client, config, temporalHealth });

@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { newJobId } from '../api/ids.ts';
+import { newJobId } from '../runtime/ids.ts';
 import { webhookDeliver, type WebhookDeliverInput } from '../contracts/webhook-deliver.ts';
-import { workflowIdFor } from '../runtime/temporal.ts';
+import { workflowIdFor } from '../contracts/workflow-ids.ts';
 import { runPool, untilAborted } from './util.ts';
 import type { Workload } from './stack.ts';
 
@@ -18,7 +18,18 @@ export function deliveryInput(url: string): WebhookDeliverInput {
 }
 
 /** `POST /v1/jobs`; returns the workflow id from the response. */
-export async function createViaApi(wl: Workload, input: WebhookDeliverInput): Promise<string> {
+/** `Server-Timing: auth;dur=1.2, limits;dur=3.4, …` → { auth: 1.2, limits: 3.4, … } (ms). */
+export function parseServerTiming(header: string | null): Record<string, number> {
+  const phases: Record<string, number> = {};
+  for (const part of (header ?? '').split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    const dur = params.map((p) => /^dur=([\d.]+)$/.exec(p.trim())?.[1]).find(Boolean);
+    if (name && dur) phases[name] = Number(dur);
+  }
+  return phases;
+}
+
+export async function createViaApi(wl: Workload, input: WebhookDeliverInput, onTiming?: (phases: Record<string, number>) => void): Promise<string> {
   const res = await fetch(`${wl.apiUrl}/v1/jobs`, {
     method: 'POST',
     headers: {
@@ -31,6 +42,7 @@ export async function createViaApi(wl: Workload, input: WebhookDeliverInput): Pr
   });
   const body = (await res.json()) as { workflowId?: string };
   if (res.status !== 201 || !body.workflowId) throw new Error(`POST /v1/jobs answered ${res.status}: ${JSON.stringify(body)}`);
+  onTiming?.(parseServerTiming(res.headers.get('server-timing')));
   return body.workflowId;
 }
 

@@ -9,12 +9,13 @@ import type { BurstPhase, W3Result } from './w3-burst.ts';
 import type { FanoutPhase, W4Result } from './w4-fanout.ts';
 import type { W5Result } from './w5-documents.ts';
 import type { W6Result } from './w6-isolation.ts';
+import type { W7Result } from './w7-worker-cpu.ts';
 
 export interface BenchResults {
   startedAt: string;
   finishedAt: string;
   machine: ReturnType<typeof machineInfo>;
-  config: { w1N: number; w2N: number; w2Concurrency: number; warmup: number; postgres: string; temporalCli: string; temporal?: { engine: string; durability: string } };
+  config: { w1N: number; w2N: number; w2Concurrency: number; warmup: number; postgres: string; postgresDurability?: string; temporalCli: string; temporal?: { engine: string; durability: string } };
   /** Absent when BENCH_WORKLOADS left the workload out. */
   w1?: W1Result;
   w2?: W2Result;
@@ -22,6 +23,7 @@ export interface BenchResults {
   w4?: W4Result;
   w5?: W5Result;
   w6?: W6Result;
+  w7?: W7Result;
 }
 
 export const resultsDir = path.join(import.meta.dirname, 'results');
@@ -61,7 +63,7 @@ const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p9
 
 export function formatResults(r: BenchResults): string {
   const m = r.machine;
-  const { w1, w2, w3, w4, w5, w6 } = r;
+  const { w1, w2, w3, w4, w5, w6, w7 } = r;
   const sections: string[][] = [];
   if (w1) {
     sections.push([
@@ -70,10 +72,18 @@ export function formatResults(r: BenchResults): string {
         ['path', 'p50', 'p99', 'mean', 'n'],
         latencyRow('POST /v1/jobs (api)', w1.api),
         latencyRow('workflow.start (sdk)', w1.sdk),
+        ...(w1.sdkAsApi ? [latencyRow('the API’s start (sdk)', w1.sdkAsApi)] : []),
         latencyRow('plain Hono POST (http)', w1.plainHttp),
         latencyRow('Postgres insert+commit', w1.postgresCommit),
       ]),
       `ratio api/sdk: p50 ${w1.ratio.p50.toFixed(2)}x, p99 ${w1.ratio.p99.toFixed(2)}x`,
+      ...(w1.apiPhases && Object.keys(w1.apiPhases).length > 0
+        ? [
+            '',
+            "where a create's time goes (ms, from its Server-Timing; outside = client-measured minus server total: HTTP and the client)",
+            table([['phase', 'p50', 'p99', 'mean', 'n'], ...Object.entries(w1.apiPhases).map(([name, s]) => latencyRow(name, s))]),
+          ]
+        : []),
     ]);
   }
   if (w2) {
@@ -106,11 +116,19 @@ export function formatResults(r: BenchResults): string {
     ]);
   }
   if (w4) {
-    const row = (label: string, p: FanoutPhase) => [label, String(p.items), p.seconds.toFixed(1), p.itemsPerSec.toFixed(1), String(p.workerPeakRssMiB), p.runs === undefined ? '-' : String(p.runs)];
+    const row = (label: string, p: FanoutPhase) => [
+      label,
+      String(p.items),
+      p.seconds.toFixed(1),
+      p.itemsPerSec.toFixed(1),
+      String(p.workerPeakRssMiB),
+      p.workerCpuMsPerItem === undefined ? '-' : p.workerCpuMsPerItem.toFixed(1),
+      p.runs === undefined ? '-' : String(p.runs),
+    ];
     sections.push([
       `W4 fan-out (${w4.settings.n} noop items; batch concurrency ${w4.settings.concurrency}, one-by-one ${w4.settings.submitConcurrency} starts in flight; one worker process per phase)`,
       table([
-        ['path', 'items', 'total s', 'items/s', 'worker peak RSS MiB', 'runs'],
+        ['path', 'items', 'total s', 'items/s', 'worker peak RSS MiB', 'worker CPU ms/item', 'runs'],
         row('one batch.run (api, stored list)', w4.batch),
         row('separate workflows (sdk)', w4.separate),
       ]),
@@ -157,10 +175,19 @@ export function formatResults(r: BenchResults): string {
       `ratio flooded/quiet: p50 ${w6.ratio.p50.toFixed(2)}x, p99 ${w6.ratio.p99.toFixed(2)}x (bar: p99 at most 2x)`,
     ]);
   }
+  if (w7) {
+    sections.push([
+      `W7 worker CPU per job (${w7.settings.n} jobs of each type via SDK, ${w7.settings.concurrency} in flight, one worker process per type${w7.settings.cpuProfDir ? `, profiles in ${w7.settings.cpuProfDir}` : ''})`,
+      table([
+        ['job type', 'jobs', 'worker CPU ms/job', 'Temporal CPU ms/job', 'jobs/s'],
+        ...w7.rows.map((x) => [x.jobType, String(x.jobs), x.workerCpuMsPerJob.toFixed(1), x.temporalCpuMsPerJob.toFixed(1), x.jobsPerSec.toFixed(1)]),
+      ]),
+    ]);
+  }
   return [
     `Jobplane bench — ${r.startedAt}`,
     `machine: ${m.cpus} CPU (${m.cpuModel}), ${m.totalMemMiB} MiB, node ${m.node}, ${m.platform}`,
-    `postgres: ${r.config.postgres}; warm-up ${r.config.warmup} of each`,
+    `postgres: ${r.config.postgres}${r.config.postgresDurability ? ` (${r.config.postgresDurability})` : ''}; warm-up ${r.config.warmup} of each`,
     `temporal: ${r.config.temporal ? `${r.config.temporal.engine} — ${r.config.temporal.durability}` : 'dev server'}`,
     ...sections.flatMap((section) => ['', ...section]),
   ].join('\n');

@@ -18,13 +18,14 @@ import { runW3 } from './w3-burst.ts';
 import { runW4 } from './w4-fanout.ts';
 import { runW5 } from './w5-documents.ts';
 import { runW6 } from './w6-isolation.ts';
+import { runW7 } from './w7-worker-cpu.ts';
 
 // Before any native connection: the Runtime can be installed only once, and
 // worker chatter below WARN would bury the table.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** Every workload, in the order they run. */
-const allWorkloads = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6'];
+const allWorkloads = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'];
 
 const settings = {
   w1N: envInt('BENCH_W1_N', 200),
@@ -53,6 +54,12 @@ const settings = {
     warmup: envInt('BENCH_WARMUP', 10),
     searchSample: envInt('BENCH_W5_SEARCH_SAMPLE', 50),
     sequential: envInt('BENCH_W5_SEQUENTIAL', 20),
+  },
+  w7: {
+    n: envInt('BENCH_W7_N', 500),
+    concurrency: envInt('BENCH_W7_CONCURRENCY', 16),
+    warmup: envInt('BENCH_WARMUP', 10) * 5,
+    ...(process.env.BENCH_W7_CPU_PROF ? { cpuProfDir: process.env.BENCH_W7_CPU_PROF } : {}),
   },
   w6: { n: envInt('BENCH_W6_N', 200), floodConcurrency: envInt('BENCH_W6_FLOOD_CONCURRENCY', 32), floodRatePerSecond: envInt('BENCH_W6_FLOOD_RATE', 50) },
   /** `BENCH_WORKLOADS=w4,w5` runs only those (comma-separated; default: all). */
@@ -83,6 +90,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
   const w4 = on('w4') ? await runW4(base, settings.w4, signal, log) : undefined;
   const w5 = on('w5') ? await runW5(base, settings.w5, signal, log) : undefined;
   const w6 = on('w6') ? await runW6(base, settings.w6, signal, log) : undefined;
+  const w7 = on('w7') ? await runW7(base, settings.w7, signal, log) : undefined;
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -93,6 +101,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
       w2Concurrency: settings.w2Concurrency,
       warmup: settings.warmup,
       postgres: base.postgres,
+      postgresDurability: base.postgresDurability,
       temporalCli: base.temporalCliVersion,
       temporal: { engine: base.temporal.engine, durability: base.temporal.durability },
     },
@@ -102,6 +111,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
     ...(w4 && { w4 }),
     ...(w5 && { w5 }),
     ...(w6 && { w6 }),
+    ...(w7 && { w7 }),
   };
 }
 

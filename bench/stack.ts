@@ -6,13 +6,13 @@
  * task-queue prefix of their own.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createApp } from '../api/app.ts';
-import { createApiKey, createTenant } from '../api/tenant-service.ts';
+import { createApiKey, createTenant } from '../api/tenants/service.ts';
 import { webhookDeliver } from '../contracts/webhook-deliver.ts';
 import { eq } from 'drizzle-orm';
 import { createDb, type Db } from '../db/client.ts';
@@ -23,7 +23,8 @@ import { createLogger } from '../runtime/logger.ts';
 import { taskQueueName } from '../runtime/temporal.ts';
 import { ensureTool, readToolVersion } from '../scripts/lib/cli-tools.ts';
 import { startEmbeddedPostgres } from '../scripts/lib/postgres.ts';
-import { freePort, startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../runtime/host-port.ts';
+import { startDevServer, type DevServer } from '../scripts/lib/temporal-dev-server.ts';
 import { startTemporalCluster } from '../scripts/lib/temporal-cluster/cluster.ts';
 import { clusterServices, freeClusterPorts } from '../scripts/lib/temporal-cluster/config.ts';
 import { ensureTemporalServerTools } from '../scripts/lib/temporal-server-tools.ts';
@@ -57,6 +58,8 @@ export interface BenchBase {
   /** Where Postgres came from, for the results file. */
   postgres: 'DATABASE_URL' | 'embedded';
   databaseUrl: string;
+  /** What Jobplane's Postgres fsyncs, as read from it (`synchronous_commit`, `fsync`). */
+  postgresDurability: string;
   client: Client;
   bundle: WorkflowBundleWithSourceMap;
   receiver: Receiver;
@@ -81,7 +84,7 @@ export interface Workload {
 /** Starts what all workloads share; every piece is registered in `cleanup` as soon as it runs. */
 export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<BenchBase> {
   const cliPath = await ensureTool('temporal', { quiet: true });
-  const temporal = process.env.BENCH_TEMPORAL === 'cluster' ? await startBenchCluster(cleanup) : await startBenchDevServer(cliPath);
+  const temporal = process.env.BENCH_TEMPORAL === 'cluster' ? await startBenchCluster(cleanup) : await startBenchDevServer(cliPath, cleanup);
   cleanup.add(`temporal (${temporal.engine})`, () => temporal.stop());
 
   const pg = await postgresUrl(cleanup);
@@ -89,6 +92,7 @@ export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<
   const scratch = await createBenchDatabase(pg.url);
   cleanup.add('scratch database', () => scratch.drop());
   await runMigrations(scratch.url);
+  const postgresDurability = await durabilityOf(scratch.url);
 
   const connection = await Connection.connect({ address: temporal.address });
   cleanup.add('client connection', () => connection.close());
@@ -103,16 +107,30 @@ export async function startBase(cleanup: Cleanup, signal: AbortSignal): Promise<
     dataConverter: clientDataConverter(codecFrom({ codecKeys: codecKeys, codecCurrentKey: undefined })),
   });
   const temporalCliVersion = (await readToolVersion('temporal', cliPath)) ?? 'unknown';
-  return { temporal, temporalCliVersion, postgres: pg.source, databaseUrl: scratch.url, client, bundle, receiver, cleanup, signal };
+  return { temporal, temporalCliVersion, postgres: pg.source, postgresDurability, databaseUrl: scratch.url, client, bundle, receiver, cleanup, signal };
 }
 
-async function startBenchDevServer(cliPath: string): Promise<BenchTemporal> {
-  const server: DevServer = await startDevServer({ cliPath });
+/**
+ * The dev server on a SQLite file that fsyncs every commit, so Temporal is
+ * as durable as the Postgres beside it and as the peers it is compared with
+ * (BENCH_TEMPORAL_DURABILITY=memory gives the old in-memory server, for a
+ * quick look only).
+ */
+async function startBenchDevServer(cliPath: string, cleanup: Cleanup): Promise<BenchTemporal> {
+  if (process.env.BENCH_TEMPORAL_DURABILITY === 'memory') {
+    const server: DevServer = await startDevServer({ cliPath });
+    return { engine: 'dev', address: server.address, pids: () => (server.process.pid ? [server.process.pid] : []), durability: 'dev server, SQLite in memory (nothing on disk: not durable)', stop: () => server.stop() };
+  }
+  const dataDir = path.resolve(process.env.JOBPLANE_DATA_DIR || settings.dataDir.default!);
+  mkdirSync(dataDir, { recursive: true });
+  const dir = mkdtempSync(path.join(dataDir, 'bench-temporal-'));
+  cleanup.add('dev server data', async () => rmSync(dir, { recursive: true, force: true }));
+  const server: DevServer = await startDevServer({ cliPath, dbFile: path.join(dir, 'temporal.db'), sqliteSynchronous: 'full' });
   return {
     engine: 'dev',
     address: server.address,
     pids: () => (server.process.pid ? [server.process.pid] : []),
-    durability: 'dev server, SQLite in memory (nothing on disk)',
+    durability: 'dev server, SQLite file (WAL), synchronous=full: fsync on every commit',
     stop: () => server.stop(),
   };
 }
@@ -144,6 +162,17 @@ async function startBenchCluster(cleanup: Cleanup): Promise<BenchTemporal> {
     durability: 'cluster on Postgres 18 (embedded), synchronous_commit=on, fsync=on (Postgres defaults)',
     stop: () => cluster.stop(),
   };
+}
+
+/** The server's own word on what it fsyncs: a bench that claims durability reads it instead of assuming it. */
+async function durabilityOf(url: string): Promise<string> {
+  const { sql: query, close } = createDb(url, { max: 1 });
+  try {
+    const rows = await query<{ name: string; setting: string }[]>`select name, setting from pg_settings where name in ('synchronous_commit', 'fsync', 'wal_sync_method') order by name`;
+    return rows.map((r) => `${r.name}=${r.setting}`).join(', ');
+  } finally {
+    await close();
+  }
 }
 
 async function postgresUrl(cleanup: Cleanup): Promise<{ url: string; source: BenchBase['postgres'] }> {

@@ -12,25 +12,25 @@
  * activity schedule-to-start from the histories of a sample of workflows, and
  * CPU-seconds of the worker processes (and, separately, the dev server).
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { createTenant } from '../api/tenant-service.ts';
+import { createTenant } from '../api/tenants/service.ts';
 import { webhookDeliver } from '../contracts/webhook-deliver.ts';
 import { loadConfig } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { taskQueueStats } from '../runtime/task-queue-stats.ts';
 import { taskQueueName } from '../runtime/temporal.ts';
-import { startPool, type DecisionEntry, type Pool } from '../workers/pool.ts';
-import { spawnWorkerProcess, type WorkerProcess } from '../workers/pool-process.ts';
+import { startPool, type DecisionEntry, type Pool } from '../workers/pool/pool.ts';
+import { spawnWorkerProcess, type WorkerProcess } from '../workers/pool/process.ts';
 import { awaitClosed, deliveryInput, startViaSdk } from './jobs.ts';
 import { openDb, workloadEnv, type BenchBase } from './stack.ts';
 import { round, runPool, summarize, type Summary } from './util.ts';
+import { clockTicksPerSecond, treeTicks } from './proc-cpu.ts';
 
 const { EventType } = proto.temporal.api.enums.v1;
 
@@ -321,55 +321,4 @@ async function waitFor(ok: () => boolean, timeoutMs: number, what: string, signa
     if (Date.now() > deadline) throw new Error(`${what} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
-}
-
-function clockTicksPerSecond(): number {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-    return Number.isInteger(n) && n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-}
-
-/** Fields of /proc/<pid>/stat after the command name (which may contain spaces and parentheses). */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return raw.slice(raw.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * CPU clock ticks of a process and its descendants: its own utime + stime,
- * plus cutime + cstime (children it has reaped), plus utime + stime of every
- * descendant still alive. Undefined once the process is gone (Linux only).
- */
-function treeTicks(root: number): number | undefined {
-  // After the name: [0] state, [1] ppid, … [11] utime, [12] stime, [13] cutime, [14] cstime.
-  const own = statFields(root);
-  if (!own) return undefined;
-  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-  const parent = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const f = statFields(Number(name));
-    if (f) parent.set(Number(name), Number(f[1]));
-  }
-  const inTree = new Set([root]);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const [pid, ppid] of parent) {
-      if (!inTree.has(pid) && inTree.has(ppid)) {
-        inTree.add(pid);
-        grew = true;
-        const f = statFields(pid);
-        if (f) ticks += Number(f[11]) + Number(f[12]);
-      }
-    }
-  }
-  return ticks;
 }

@@ -12,17 +12,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createApp } from '../api/app.ts';
-import { createApiKey, createTenant } from '../api/tenant-service.ts';
+import { createApiKey, createTenant } from '../api/tenants/service.ts';
 import { noop } from '../contracts/noop.ts';
 import { loadConfig } from '../runtime/config.ts';
 import { createLogger } from '../runtime/logger.ts';
-import { taskQueueName, workflowIdFor } from '../runtime/temporal.ts';
-import { newJobId } from '../api/ids.ts';
-import { spawnWorkerProcess } from '../workers/pool-process.ts';
+import { taskQueueName } from '../runtime/temporal.ts';
+import { workflowIdFor } from '../contracts/workflow-ids.ts';
+import { newJobId } from '../runtime/ids.ts';
+import { spawnWorkerProcess } from '../workers/pool/process.ts';
 import { serveFetch } from './http.ts';
 import { awaitClosed } from './jobs.ts';
 import { openDb, workloadEnv, type BenchBase } from './stack.ts';
 import { round, runPool, untilAborted } from './util.ts';
+import { clockTicksPerSecond, treeTicks } from './proc-cpu.ts';
 
 export interface W4Settings {
   n: number;
@@ -40,6 +42,8 @@ export interface FanoutPhase {
   itemsPerSec: number;
   /** Peak resident set size of the phase's worker process. */
   workerPeakRssMiB: number;
+  /** CPU of the phase's worker process tree per item (utime + stime from /proc). */
+  workerCpuMsPerItem: number;
   /** Batch only: runs of the continue-as-new chain. */
   runs?: number;
 }
@@ -86,6 +90,7 @@ async function phase(base: BenchBase, s: W4Settings, name: FanoutPhase['phase'],
   const db = openDb(base, `w4 ${name} api db`);
   const tenant = await createTenant(db, `bench-w4-${name}-${randomBytes(3).toString('hex')}`);
 
+  const cpuBefore = treeTicks(child.pid!) ?? 0;
   const t0 = performance.now();
   let runs: number | undefined;
   if (name === 'batch') {
@@ -126,8 +131,9 @@ async function phase(base: BenchBase, s: W4Settings, name: FanoutPhase['phase'],
   }
   const seconds = (performance.now() - t0) / 1000;
   const rss = peakRssMiB(child.pid);
+  const cpuMs = (((treeTicks(child.pid!) ?? cpuBefore) - cpuBefore) / clockTicksPerSecond()) * 1000;
   await child.stop(10_000);
-  return { phase: name, items: s.n, seconds: round(seconds, 1), itemsPerSec: round(s.n / seconds, 1), workerPeakRssMiB: rss, ...(runs !== undefined && { runs }) };
+  return { phase: name, items: s.n, seconds: round(seconds, 1), itemsPerSec: round(s.n / seconds, 1), workerPeakRssMiB: rss, workerCpuMsPerItem: round(cpuMs / s.n, 1), ...(runs !== undefined && { runs }) };
 }
 
 /** `VmHWM` (peak resident set) of a live process, in MiB. */

@@ -10,10 +10,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
-import { createApiKey, createTenant } from '../api/tenant-service.ts';
+import { createApiKey, createTenant } from '../api/tenants/service.ts';
 import { tenants } from '../db/schema/index.ts';
-import { freePort } from '../scripts/lib/temporal-dev-server.ts';
-import { spawnWorkerProcess } from '../workers/pool-process.ts';
+import { freePort } from '../runtime/host-port.ts';
+import { spawnWorkerProcess } from '../workers/pool/process.ts';
 import { openDb, workloadEnv, type BenchBase } from './stack.ts';
 import { round, summarize, timeMs, type Summary } from './util.ts';
 

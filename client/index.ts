@@ -21,3 +21,22 @@ export {
 } from './jobplane-client.ts';
 export { JobplaneProblemError, JobplaneWaitTimeoutError, parseRetryAfter, problemTypeBase } from './errors.ts';
 export type * from './types.ts';
+// The transactional outbox (docs/OUTBOX.md): a job request inserted in the service's own transaction.
+export {
+  enqueueJob,
+  ensureOutboxTable,
+  outboxTableSql,
+  defaultOutboxTable,
+  outboxJobRequestSchema,
+  OutboxTableNameError,
+  OutboxTransactionRequiredError,
+  OutboxValidationError,
+  type EnqueueJobOptions,
+  type EnqueuedJob,
+  type NodePgDatabase,
+  type OutboxDatabase,
+  type OutboxIssue,
+  type OutboxJobRequest,
+  type OutboxTableOptions,
+  type PostgresJsDatabase,
+} from './outbox/index.ts';

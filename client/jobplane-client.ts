@@ -26,6 +26,8 @@ import type {
   ScheduleFilter,
   Tenant,
   TypedJob,
+  NewWebhookSubscription,
+  WebhookSubscription,
 } from './types.ts';
 import type { z } from 'zod';
 import type {
@@ -37,7 +39,7 @@ import type {
   ResetResult as ResetResultSchema,
   StuckList as StuckListSchema,
   StuckQuery,
-} from '../api/ops-schemas.ts';
+} from '../api/ops/schemas.ts';
 
 /** Why a job is (or is not) stuck, with the commands that fix it (`GET /v1/jobs/{id}/diagnosis`, items of `GET /v1/ops/stuck`). */
 export type JobDiagnosis = z.infer<typeof JobDiagnosisSchema>;
@@ -414,6 +416,23 @@ export class JobplaneClient {
   /** `PUT /v1/tenants/{tenantId}/retention` (the tenant's admin or the platform key): `null` keeps documents forever. */
   setRetention(tenantId: string, days: number | null): Promise<Retention> {
     return this.#call({ method: 'PUT', path: `/v1/tenants/${seg(tenantId)}/retention`, body: { days } });
+  }
+
+  // ── Webhook subscriptions ───────────────────────────────────────────────
+
+  /** `POST /v1/webhook-subscriptions` (admin): 400 naming the field for an unknown event or job type, or a host deliveries may not reach. */
+  createWebhookSubscription(subscription: NewWebhookSubscription): Promise<WebhookSubscription> {
+    return this.#call({ method: 'POST', path: '/v1/webhook-subscriptions', body: subscription });
+  }
+
+  /** `GET /v1/webhook-subscriptions` (admin), newest first. */
+  async listWebhookSubscriptions(): Promise<WebhookSubscription[]> {
+    return (await this.#call<{ items: WebhookSubscription[] }>({ method: 'GET', path: '/v1/webhook-subscriptions' })).items;
+  }
+
+  /** `DELETE /v1/webhook-subscriptions/{id}` (admin): events already emitted are still delivered; 404 if unknown. */
+  async deleteWebhookSubscription(id: string): Promise<void> {
+    await this.#call({ method: 'DELETE', path: `/v1/webhook-subscriptions/${seg(id)}` });
   }
 
   // ── Tenants and API keys ────────────────────────────────────────────────

@@ -3,44 +3,15 @@
  * validates with. Type-only imports: nothing of the server is loaded at run time.
  */
 import type { z } from 'zod';
-import type {
-  approvalRequestInput,
-  approvalRequestOutput,
-  batchRun,
-  batchRunOutput,
-  noopInput,
-  noopOutput,
-  webhookDeliverInput,
-  webhookDeliverOutput,
-} from '../contracts/index.ts';
-import type {
-  ApiKey as ApiKeySchema,
-  ApiKeyRole as ApiKeyRoleSchema,
-  AuditEvent as AuditEventSchema,
-  AuditList as AuditListSchema,
-  AuditQuery,
-  CreateApiKeyBody,
-  CreatedApiKey as CreatedApiKeySchema,
-  CreateJobBody,
-  Job as JobSchema,
-  JobList as JobListSchema,
-  JobStatus as JobStatusSchema,
-  JobType as JobTypeSchema,
-  ListJobsQuery,
-  Problem as ProblemSchema,
-  Tenant as TenantSchema,
-} from '../api/schemas.ts';
-import type { CreateScheduleBody, ListSchedulesQuery, Schedule as ScheduleSchema } from '../api/schedule-schemas.ts';
-import type {
-  DocumentList as DocumentListSchema,
-  DocumentStatus as DocumentStatusSchema,
-  DocumentView as DocumentViewSchema,
-  ListDocumentsQuery,
-  Retention as RetentionSchema,
-  SearchQuery,
-  SearchResults as SearchResultsSchema,
-  UploadedDocument as UploadedDocumentSchema,
-} from '../api/document-schemas.ts';
+import type { PublicJobCatalog } from '../contracts/index.ts';
+import type { Problem as ProblemSchema } from '../api/http/schemas.ts';
+import type { ApiKey as ApiKeySchema, ApiKeyRole as ApiKeyRoleSchema, AuditEvent as AuditEventSchema, AuditList as AuditListSchema, AuditQuery, CreateApiKeyBody, CreatedApiKey as CreatedApiKeySchema, Tenant as TenantSchema } from '../api/tenants/schemas.ts';
+import type { CreateJobBody, Job as JobSchema, JobList as JobListSchema, JobStatus as JobStatusSchema, JobType as JobTypeSchema, ListJobsQuery } from '../api/jobs/schemas.ts';
+import type { CreateScheduleBody, ListSchedulesQuery, Schedule as ScheduleSchema } from '../api/schedules/schemas.ts';
+import type { DocumentList as DocumentListSchema, DocumentStatus as DocumentStatusSchema, DocumentView as DocumentViewSchema, ListDocumentsQuery, SearchQuery, SearchResults as SearchResultsSchema, UploadedDocument as UploadedDocumentSchema } from '../api/documents/schemas.ts';
+import type { Retention as RetentionSchema } from '../api/tenants/schemas.ts';
+import type { CreateSubscriptionBody, Subscription as SubscriptionSchema } from '../api/webhooks/schemas.ts';
+import type { JobEndedEvent, WebhookEventType } from '../contracts/index.ts';
 
 export type Job = z.infer<typeof JobSchema>;
 export type JobStatus = z.infer<typeof JobStatusSchema>;
@@ -61,21 +32,14 @@ export type JobFilter = Partial<Omit<z.infer<typeof ListJobsQuery>, 'limit'>> & 
 /** Query of `GET /v1/audit` (`limit` is the page size, 1–200, default 50). */
 export type AuditFilter = Partial<Omit<z.infer<typeof AuditQuery>, 'limit'>> & { limit?: number };
 
-/** Input of each job type in the catalog (`contracts/`), by type name. */
-export interface JobInputs {
-  'webhook.deliver': z.input<typeof webhookDeliverInput>;
-  'approval.request': z.input<typeof approvalRequestInput>;
-  'batch.run': z.input<typeof batchRun.input>;
-  noop: z.input<typeof noopInput>;
-}
+/**
+ * Input of each public job type, by type name: mapped from the catalog
+ * (`contracts/index.ts`), so a job type added there is typed here too.
+ */
+export type JobInputs = { [T in keyof PublicJobCatalog]: z.input<PublicJobCatalog[T]['input']> };
 
-/** Result of each job type when it succeeds, by type name. */
-export interface JobOutputs {
-  'webhook.deliver': z.output<typeof webhookDeliverOutput>;
-  'approval.request': z.output<typeof approvalRequestOutput>;
-  'batch.run': z.output<typeof batchRunOutput>;
-  noop: z.output<typeof noopOutput>;
-}
+/** Result of each public job type when it succeeds, by type name (mapped from the catalog). */
+export type JobOutputs = { [T in keyof PublicJobCatalog]: z.output<PublicJobCatalog[T]['output']> };
 
 export type JobTypeName = keyof JobInputs;
 
@@ -111,3 +75,12 @@ export type DocumentSearch = Omit<z.infer<typeof SearchQuery>, 'limit'> & { limi
 export type DocumentSearchResults = z.infer<typeof SearchResultsSchema>;
 /** A tenant's document retention (`days: null` keeps documents forever). */
 export type Retention = z.infer<typeof RetentionSchema>;
+
+/** An endpoint subscribed to platform events (`/v1/webhook-subscriptions`). */
+export type WebhookSubscription = z.infer<typeof SubscriptionSchema>;
+/** Body of `POST /v1/webhook-subscriptions`: `jobTypes` and `labels` narrow the job events. */
+export type NewWebhookSubscription = z.input<typeof CreateSubscriptionBody>;
+/** `document.ingested`, `job.succeeded`, `job.failed`, `job.cancelled`, `job.terminated`, `job.timed_out`. */
+export type { WebhookEventType };
+/** The body of a job-end webhook (to a subscription or a job's `callbackUrl`). */
+export type { JobEndedEvent };

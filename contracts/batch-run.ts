@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { defineJob, type ActivityProfile, type JobContract, type JobMessages } from './job-contract.ts';
+import { batchInputIdPattern } from './ids.ts';
 
 /** Bounds every batch respects; the API documents them in the job type's schema. */
 export const batchLimits = {
@@ -41,9 +42,6 @@ export const batchFailureTypes = {
 
 export const batchStates = ['running', 'paused', 'awaiting-retry', 'completed', 'cancelled'] as const;
 export type BatchStateName = (typeof batchStates)[number];
-
-/** Id of a stored item list (`POST /v1/batch-inputs`). */
-export const batchInputIdPattern = /^bin_[0-9a-z]{26}$/;
 
 const count = z.number().int().min(0);
 

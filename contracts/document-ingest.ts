@@ -7,8 +7,9 @@
  */
 import { z } from 'zod';
 import { defineJob, type ActivityProfile } from './job-contract.ts';
+import { documentIdPattern } from './ids.ts';
 
-/** Content types a document may have (after sniffing; see api/document-upload.ts). */
+/** Content types a document may have (after sniffing; see api/documents/upload.ts). */
 export const documentContentTypes = ['application/pdf', 'text/plain', 'text/markdown', 'text/html', 'text/csv'] as const;
 export type DocumentContentType = (typeof documentContentTypes)[number];
 
@@ -19,10 +20,6 @@ export type DocumentStatus = (typeof documentStatuses)[number];
 /** Classes a classifier may answer. */
 export const documentClasses = ['invoice', 'contract', 'report', 'filing', 'other'] as const;
 export type DocumentClass = (typeof documentClasses)[number];
-
-/** Events tenants can subscribe endpoints to. */
-export const webhookEventTypes = ['document.ingested'] as const;
-export type WebhookEventType = (typeof webhookEventTypes)[number];
 
 /** Stable failure types of the ingestion; the document's `failure.type` and the job's `error.type`. */
 export const documentFailureTypes = {
@@ -94,7 +91,7 @@ export const documentDurableStepProfile: ActivityProfile = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 30 },
 };
 
-export const documentIdSchema = z.string().regex(/^doc_[0-9a-z]{26}$/, 'a document id (doc_…)');
+export const documentIdSchema = z.string().regex(documentIdPattern, 'a document id (doc_…)');
 
 export const documentIngestInput = z.object({ documentId: documentIdSchema }).strict();
 

@@ -35,9 +35,14 @@ export interface JobMessages {
   failures?: Record<string, 'invalid' | 'forbidden' | 'conflict'>;
 }
 
-export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+/**
+ * One job type. `T` keeps the type's name as a literal (`'webhook.deliver'`)
+ * so the catalog's keys, and the typed client's input and output types, are
+ * derived from the contracts rather than restated.
+ */
+export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType, T extends string = string> {
   /** Public job type name used in the API (`webhook.deliver`). */
-  type: string;
+  type: T;
   /** Exported workflow function name in `workflows/index.ts`. */
   workflowType: string;
   /** One line for humans (docs, `GET /v1/job-types`). */
@@ -50,8 +55,12 @@ export interface JobContract<I extends z.ZodType = z.ZodType, O extends z.ZodTyp
   executionTimeout: string;
   /** Signals, updates and queries the API exposes under `/v1/jobs/{id}/…`. */
   messages?: JobMessages;
-  /** One-line summary the Web UI shows for a run. */
-  summary: (input: z.infer<I>, meta: { tenantId: string; jobId: string }) => string;
+  /**
+   * One-line summary the Web UI shows for a run. A method, not a function
+   * property, so a contract with a specific input still satisfies
+   * `JobContract` (the catalog's `satisfies` check) without a cast.
+   */
+  summary(input: z.infer<I>, meta: { tenantId: string; jobId: string }): string;
   /**
    * Set for job types the platform starts itself: `POST /v1/jobs` and
    * schedules refuse them (400 `job-type-internal`), naming this text as the
@@ -70,7 +79,10 @@ export interface JobEnvelope<T> {
   input: T;
 }
 
-/** Identity helper that keeps the literal types of a contract. */
-export function defineJob<I extends z.ZodType, O extends z.ZodType>(contract: JobContract<I, O>): JobContract<I, O> {
+/** Identity helper that keeps the literal types of a contract: its schemas and its type name. */
+export function defineJob<I extends z.ZodType, O extends z.ZodType, const T extends string>(contract: JobContract<I, O, T>): JobContract<I, O, T> {
   return contract;
 }
+
+/** What every catalog (`contracts/index.ts`) satisfies: contracts keyed by their own type name. */
+export type JobCatalogShape = Readonly<Record<string, JobContract>>;

@@ -13,7 +13,7 @@
  *
  * Text fields are stored safely whatever they hold (db/text.ts).
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from './client.ts';
 import { auditEvents } from './schema/index.ts';
 import { storableText } from './text.ts';
@@ -48,6 +48,19 @@ function row(entry: AuditEntry, outcome: AuditOutcome) {
     outcome,
     detail: storableDetail(entry.detail),
   };
+}
+
+/**
+ * An audit record as the body of a CTE: `insert … select … from <source>`,
+ * one record per row the CTE `source` returned. The change and its record go
+ * in one statement (one round trip, one commit), and the record is written
+ * only if the change touched a row.
+ */
+export function auditFromCte(source: string, entry: AuditEntry, outcome: AuditOutcome = 'succeeded'): SQL {
+  const r = row(entry, outcome);
+  const detail = r.detail === undefined ? null : JSON.stringify(r.detail);
+  return sql`insert into ${auditEvents} (tenant_id, actor_key_id, action, target, request_id, outcome, detail)
+    select ${r.tenantId}, ${r.actorKeyId}, ${r.action}, ${r.target}, ${r.requestId}, ${r.outcome}, ${detail}::jsonb from ${sql.identifier(source)}`;
 }
 
 /** One audit record, through `db` or inside the caller's transaction `tx`. */

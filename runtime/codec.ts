@@ -85,11 +85,27 @@ function aad(keyId: string, tenant: string): Buffer {
 
 const text = (b: Uint8Array | null | undefined) => (b ? Buffer.from(b).toString('utf8') : undefined);
 
+/** Derived keys kept per codec: HKDF on every payload was the API process's top crypto cost (bench W2 profile). */
+const maxCachedDataKeys = 10_000;
+
 export class EncryptionCodec implements PayloadCodec {
   private readonly byId: Map<string, MasterKey>;
+  private readonly dataKeys = new Map<string, Buffer>();
 
   constructor(private readonly keys: CodecKeys) {
     this.byId = new Map(keys.keys.map((k) => [k.id, k]));
+  }
+
+  /** The tenant's data key under `master`, derived once (bounded: a cache, cleared when full). */
+  private dataKeyFor(master: MasterKey, tenant: string): Buffer {
+    const cacheKey = `${master.id}\n${tenant}`;
+    let key = this.dataKeys.get(cacheKey);
+    if (!key) {
+      if (this.dataKeys.size >= maxCachedDataKeys) this.dataKeys.clear();
+      key = dataKey(master, tenant);
+      this.dataKeys.set(cacheKey, key);
+    }
+    return key;
   }
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
@@ -117,7 +133,7 @@ export class EncryptionCodec implements PayloadCodec {
   private encryptOne(payload: Payload, tenant: string): Payload {
     const master = this.byId.get(this.keys.currentKeyId)!;
     const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', dataKey(master, tenant), iv);
+    const cipher = createCipheriv('aes-256-gcm', this.dataKeyFor(master, tenant), iv);
     cipher.setAAD(aad(master.id, tenant));
     const plain = Buffer.from(JSON.stringify({ metadata: mapToJson(payload.metadata), data: Buffer.from(payload.data ?? []).toString('base64') }));
     const body = Buffer.concat([cipher.update(plain), cipher.final()]);
@@ -140,7 +156,7 @@ export class EncryptionCodec implements PayloadCodec {
     if (!master) throw new CodecError(`unknown encryption key id "${keyId}"`);
     const data = Buffer.from(payload.data ?? []);
     try {
-      const decipher = createDecipheriv('aes-256-gcm', dataKey(master, tenant), data.subarray(0, 12));
+      const decipher = createDecipheriv('aes-256-gcm', this.dataKeyFor(master, tenant), data.subarray(0, 12));
       decipher.setAAD(aad(keyId, tenant));
       decipher.setAuthTag(data.subarray(12, 28));
       const plain = Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]);

@@ -358,6 +358,37 @@ export const settings = {
     description: 'Prebuilt workflow bundle file; unset: workers bundle `workflows/` at start',
     schema: optionalString,
   }),
+  // --- Job-end events (issue 16): the workers' watcher of closed job runs. ---
+  jobEventsWatcher: setting({
+    env: 'JOBPLANE_JOB_EVENTS_WATCHER',
+    default: 'true',
+    description: 'Whether this worker process takes part in watching for ended jobs (job.succeeded, … to subscriptions and callbackUrls); one process at a time is active (a Postgres advisory lock), the others stand by',
+    schema: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  }),
+  jobEventsIntervalMs: setting({
+    env: 'JOBPLANE_JOB_EVENTS_INTERVAL_MS',
+    default: '5000',
+    description: 'How often the job-end watcher lists runs that closed since its cursor (one Temporal visibility call per tick, plus one per further page)',
+    schema: positiveInt,
+  }),
+  jobEventsOverlapMs: setting({
+    env: 'JOBPLANE_JOB_EVENTS_OVERLAP_MS',
+    default: '30000',
+    description: 'How far before its cursor each watcher tick lists again, for runs visibility recorded late (eventually consistent); the derived delivery ids keep the overlap from sending twice',
+    schema: z.coerce.number().int().min(0),
+  }),
+  jobEventsMaxWindowMs: setting({
+    env: 'JOBPLANE_JOB_EVENTS_MAX_WINDOW_MS',
+    default: '300000',
+    description: 'Longest stretch of close time one watcher tick handles; a watcher that is behind catches up window by window (its lag gauge falls)',
+    schema: positiveInt,
+  }),
+  jobEventsVisibilityRatePerSecond: setting({
+    env: 'JOBPLANE_JOB_EVENTS_VISIBILITY_RATE_PER_SECOND',
+    default: '2',
+    description: 'Most Temporal list calls (pages) per second the job-end watcher makes; the namespace allows about 10 per frontend for everyone',
+    schema: z.coerce.number().positive(),
+  }),
   // --- Documents (issue 5): upload limits, blob store, classifier, retention. ---
   documentMaxBytes: setting({
     env: 'JOBPLANE_DOCUMENT_MAX_BYTES',

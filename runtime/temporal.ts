@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import { Client, Connection, makeGrpcRetryInterceptor, type TLSConfig } from '@temporalio/client';
+import { grpcStatus } from './grpc-status.ts';
 import { EncryptionCodec, parseCodecKeys } from './codec.ts';
 import { ConfigError, type Config } from './config.ts';
 import { failureConverter } from './failure-converter.ts';
@@ -96,14 +97,28 @@ export async function connectClient(
   });
 }
 
+/**
+ * A connection for visibility calls (list, count): it retries an unavailable
+ * frontend briefly but never a throttled call (RESOURCE_EXHAUSTED), which the
+ * default connection retries with back-off until the deadline; the caller
+ * budgets and backs off itself. Used by the API's visibility client and the
+ * workers' job-end watcher.
+ */
+export async function connectWithoutThrottleRetries(config: TemporalConnectionConfig): Promise<Connection> {
+  return await Connection.connect({
+    ...temporalConnectionOptions(config),
+    interceptors: [
+      makeGrpcRetryInterceptor({
+        retryableDecider: (attempt, status) => attempt < 3 && status.code === grpcStatus.UNAVAILABLE,
+        delayFunction: (attempt) => 100 * 2 ** attempt,
+      }),
+    ],
+  });
+}
+
 /** The task queue a job contract's queue maps to in this environment. */
 export function taskQueueName(config: Pick<Config, 'taskQueuePrefix'>, queue: string): string {
   return `${config.taskQueuePrefix}${queue}`;
-}
-
-/** Workflow id of a job: tenant first, so two tenants can never collide. */
-export function workflowIdFor(tenantId: string, jobId: string): string {
-  return `${tenantId}:${jobId}`;
 }
 
 /** Deep link to a workflow run in the Temporal Web UI. */

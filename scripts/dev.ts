@@ -123,7 +123,7 @@ async function main() {
   const { databaseUrl, serverUrl } = await startPostgres();
   await runMigrations(databaseUrl);
   const devKey = await ensureDevTenant(databaseUrl, dataDir);
-  // The Web UI decodes through the API's codec endpoint with a viewer key of tenant `dev` (see api/routes/codec.ts).
+  // The Web UI decodes through the API's codec endpoint with a viewer key of tenant `dev` (see api/codec/routes.ts).
   const codecKey = await ensureDevCodecKey(databaseUrl, dataDir);
   const temporal = await startTemporal(`${config.publicUrl}/codec/k/${codecKey}`, serverUrl);
   // Stopped after the API and workers, before Postgres (which a cluster keeps its state in).

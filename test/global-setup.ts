@@ -40,20 +40,22 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   const temporalCli = await ensureTool('temporal', { quiet: true });
   const stops: (() => Promise<void>)[] = [];
-  let databaseUrl = process.env.DATABASE_URL;
   const dataDir = process.env.JOBPLANE_DATA_DIR ?? '.data';
-  if (!databaseUrl) {
-    const port = Number(process.env.JOBPLANE_TEST_PG_PORT ?? 5498);
-    const pg = await startEmbeddedPostgres(path.resolve(dataDir, 'test-postgres'), port);
-    databaseUrl = pg.url;
-    stops.push(pg.stop);
-  }
-  project.provide('databaseUrl', databaseUrl);
+  project.provide('databaseUrl', await testDatabaseUrl(dataDir, stops));
   project.provide('temporalCli', temporalCli);
   project.provide('temporalCluster', process.env.JOBPLANE_TEST_TEMPORAL === 'cluster' ? await startSharedCluster(dataDir, stops) : null);
   return async () => {
     for (const stop of stops.reverse()) await stop();
   };
+}
+
+/** DATABASE_URL, or an embedded PostgreSQL under `<dataDir>/test-postgres` (stopped with `stops`). */
+export async function testDatabaseUrl(dataDir: string, stops: (() => Promise<void>)[]): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const port = Number(process.env.JOBPLANE_TEST_PG_PORT ?? 5498);
+  const pg = await startEmbeddedPostgres(path.resolve(dataDir, 'test-postgres'), port);
+  stops.push(pg.stop);
+  return pg.url;
 }
 
 /** A fresh cluster (its state from an earlier run is wiped) on its own embedded Postgres, so its ~60 connections never crowd the tests' database. */

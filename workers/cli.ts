@@ -1,7 +1,7 @@
 /**
  * `npm run workers`: one worker process (`workers/main.ts`), or with
  * `--pool min..max` the local pool that scales worker processes on the
- * task-queue backlog (see `workers/pool.ts`).
+ * task-queue backlog (see `workers/pool/pool.ts`).
  */
 import { parseArgs } from 'node:util';
 
@@ -20,6 +20,6 @@ if (values.pool === undefined) {
   if (poolOnly.length > 0) throw new Error(`--${poolOnly[0]} needs --pool min..max`);
   await import('./main.ts');
 } else {
-  const { runPoolCli } = await import('./pool-cli.ts');
+  const { runPoolCli } = await import('./pool/cli.ts');
   await runPoolCli({ ...values, pool: values.pool });
 }

@@ -1,6 +1,6 @@
 /**
- * Worker process: one Temporal worker per task queue, Prometheus metrics, and
- * graceful shutdown (SIGTERM/SIGINT stop polling and give in-flight
+ * Worker process: one Temporal worker per task queue, Prometheus metrics, the
+ * job-end watcher (workers/job-events/), and graceful shutdown (SIGTERM/SIGINT stop polling and give in-flight
  * activities JOBPLANE_WORKER_SHUTDOWN_GRACE_MS to finish).
  */
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -16,6 +16,7 @@ import { ensureRetentionSchedule } from './retention-schedule.ts';
 import { startHealthServer } from './health-server.ts';
 import { TemporalHealthProbe } from '../runtime/temporal-health.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
+import { startJobEventWatcher } from './job-events/start.ts';
 
 const config = loadConfig();
 const log = createLogger('workers', config.logLevel);
@@ -53,6 +54,11 @@ if (selectedTaskQueues(config).includes(documentRetention.taskQueue)) {
   log.info({ scheduleId, everySeconds: config.documentRetentionIntervalSeconds }, 'document retention schedule ensured');
 }
 
+// Job-end events (job.succeeded, …): one watcher active per namespace across processes, the others stand by.
+const jobEventWatcher = config.jobEventsWatcher
+  ? await startJobEventWatcher({ config, databaseUrl: requireDatabaseUrl(config), db: database.db, connection, log: log.child({ part: 'job-events' }) })
+  : undefined;
+
 let stopping = false;
 function stop(signal: string) {
   if (stopping) return;
@@ -71,6 +77,8 @@ log.info(
 try {
   await running;
 } finally {
+  // The tick in progress finishes (its deliveries are started), then the lock is released for another process.
+  await jobEventWatcher?.stop().catch((err: unknown) => log.warn({ err }, 'job-end watcher did not stop cleanly'));
   await connection.close();
   await database.close();
   health?.close();

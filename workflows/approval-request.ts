@@ -9,7 +9,8 @@ import {
   type ApprovalRequestOutput,
   type JobEnvelope,
 } from '../contracts/index.ts';
-import { searchAttributes } from '../runtime/search-attributes.ts';
+import { searchAttributes } from '../contracts/search-attributes.ts';
+import { workflowIdFor } from '../contracts/workflow-ids.ts';
 import { openDecision, waitForDecision, type OpenDecision } from './decision.ts';
 import { runJobId } from './job-id.ts';
 
@@ -63,7 +64,7 @@ async function sendNotice(job: JobEnvelope<ApprovalRequestInput>, decision: Open
   const status = { approvers: job.input.approvers ?? [], ...(kind === 'escalation' && job.input.escalateTo && { escalatedTo: job.input.escalateTo }) };
   try {
     await startChild(webhookDeliver.workflowType, {
-      workflowId: `${job.tenantId}:${jobId}`,
+      workflowId: workflowIdFor(job.tenantId, jobId),
       taskQueue: taskQueuePrefixOf(info.taskQueue, approvalRequest) + webhookDeliver.taskQueue,
       args: [
         {

@@ -15,7 +15,8 @@ import {
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.ts';
 import type { BatchItemOutcome, JobContract } from '../contracts/index.ts';
-import { searchAttributes } from '../runtime/search-attributes.ts';
+import { searchAttributes } from '../contracts/search-attributes.ts';
+import { workflowIdFor } from '../contracts/workflow-ids.ts';
 
 /** Waiting for an item another run of this batch started (after a reset): as long as the item may run, heartbeating. */
 const { awaitBatchItem } = proxyActivities<Activities>({
@@ -46,7 +47,7 @@ export function itemJobId(ref: Pick<ItemRef, 'batchJobId' | 'index' | 'round'>):
  */
 export async function runItem(contract: JobContract, taskQueue: string, ref: ItemRef): Promise<BatchItemOutcome> {
   const jobId = itemJobId(ref);
-  const workflowId = `${ref.tenantId}:${jobId}`;
+  const workflowId = workflowIdFor(ref.tenantId, jobId);
   try {
     await executeChild(contract.workflowType, {
       workflowId,

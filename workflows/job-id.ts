@@ -1,5 +1,6 @@
 import { workflowInfo } from '@temporalio/workflow';
 import type { JobEnvelope } from '../contracts/index.ts';
+import { jobIdInWorkflowId } from '../contracts/workflow-ids.ts';
 
 /**
  * The job id of this run. A schedule passes the same args to every run, so a
@@ -8,5 +9,5 @@ import type { JobEnvelope } from '../contracts/index.ts';
  * run, and the same across retries and resets of that run.
  */
 export function runJobId(job: JobEnvelope<unknown>): string {
-  return job.scheduleId ? workflowInfo().workflowId.slice(job.tenantId.length + 1) : job.jobId;
+  return job.scheduleId ? jobIdInWorkflowId(job.tenantId, workflowInfo().workflowId) : job.jobId;
 }

@@ -30,3 +30,6 @@ export const apiKeys = pgTable(
   },
   (t) => [index().on(t.tenantId)],
 );
+
+/** An api_keys row as read (its secret only as a hash). */
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

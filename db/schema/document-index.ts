@@ -79,3 +79,6 @@ export const documentChunks = pgTable(
     index('document_chunks_tenant_index').on(t.tenantId),
   ],
 );
+
+/** A document_classifications row as read. */
+export type DocumentClassificationRow = typeof documentClassifications.$inferSelect;

@@ -55,3 +55,6 @@ export const documents = pgTable(
     index('documents_retention_index').on(t.tenantId, t.createdAt).where(sql`status <> 'deleted'`),
   ],
 );
+
+/** A documents row as read. */
+export type DocumentRow = typeof documents.$inferSelect;

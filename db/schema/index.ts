@@ -8,3 +8,5 @@ export * from './documents.ts';
 export * from './document-index.ts';
 export * from './webhook-subscriptions.ts';
 export * from './batches.ts';
+export * from './job-event-cursors.ts';
+export * from './job-dedupe-keys.ts';

@@ -23,7 +23,7 @@ export const jobs = pgTable(
     /**
      * First run id, set once the workflow start succeeded (with the job's
      * `job.create` audit record, in one transaction). Null: a claim, not a
-     * job yet — not listed, 404 by id (api/job-claims.ts settles old ones).
+     * job yet — not listed, 404 by id (api/jobs/claims.ts settles old ones).
      */
     firstRunId: text(),
     createdByKeyId: text(),
@@ -35,6 +35,8 @@ export const jobs = pgTable(
     retryOf: text(),
     /** Set when the job was started by a schedule. */
     scheduleId: text(),
+    /** Receives the job's end event (`job.succeeded`, …) as a signed webhook, like a subscription would. */
+    callbackUrl: text(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -42,7 +44,10 @@ export const jobs = pgTable(
     // Keyset pagination, newest first: job ids sort by creation time, so `id < cursor` pages are stable under inserts.
     index('jobs_tenant_id_desc_index').on(t.tenantId, t.id.desc()),
     index('jobs_labels_index').using('gin', t.labels),
-    // Claims whose workflow has not started (api/job-claims.ts finds them): few rows, so a partial index.
+    // Claims whose workflow has not started (api/jobs/claims.ts finds them): few rows, so a partial index.
     index('jobs_unstarted_index').on(t.createdAt).where(sql`${t.firstRunId} is null`),
   ],
 );
+
+/** A jobs row as read. */
+export type JobRow = typeof jobs.$inferSelect;

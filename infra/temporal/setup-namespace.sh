@@ -1,7 +1,7 @@
 #!/bin/sh
 # One-shot (temporalio/admin-tools): waits for the Temporal frontend, creates
 # the namespace Jobplane uses and registers its custom search attributes
-# (runtime/search-attributes.ts; the dev server registers the same at start).
+# (contracts/search-attributes.ts; the dev server registers the same at start).
 # Safe to run again: what exists is left as it is.
 set -eu
 address="${TEMPORAL_ADDRESS:-temporal:7233}"

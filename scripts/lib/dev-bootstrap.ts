@@ -4,8 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
-import { parseApiKey } from '../../api/api-keys.ts';
+import { createApiKey, createTenant } from '../../api/tenants/service.ts';
+import { parseApiKey } from '../../api/http/api-keys.ts';
 import { createDb } from '../../db/client.ts';
 import { apiKeys, tenants } from '../../db/schema/index.ts';
 

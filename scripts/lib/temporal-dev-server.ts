@@ -4,9 +4,9 @@
  * three run the same server with the same search attributes and settings.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../runtime/host-port.ts';
 import { Connection } from '@temporalio/client';
-import { searchAttributeFlags } from '../../runtime/search-attributes.ts';
+import { searchAttributeFlags } from '../../contracts/search-attributes.ts';
 
 export interface DevServerOptions {
   /** Path of the `temporal` binary (see `ensureTool`). */
@@ -17,6 +17,13 @@ export interface DevServerOptions {
   uiPort?: number;
   /** SQLite file for persistent state; omit for in-memory. */
   dbFile?: string;
+  /**
+   * SQLite `synchronous` of that file: `normal` (WAL: fsync at checkpoints
+   * only, so the last commits can be lost on power loss, not on a crash of
+   * the process) or `full` (fsync on every commit: durable like Postgres with
+   * `synchronous_commit=on`; what benchmarks compare). @default 'normal'
+   */
+  sqliteSynchronous?: 'normal' | 'full';
   /** Extra `--dynamic-config-value` pairs. */
   dynamicConfig?: Record<string, string | number | boolean>;
   /** Codec endpoint the Web UI calls to decode payloads. */
@@ -44,23 +51,11 @@ export const defaultDynamicConfig: Record<string, string | number | boolean> = {
   'matching.enableFairness': true,
 };
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
 export function devServerArgs(opts: DevServerOptions & { port: number }): string[] {
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.port), '--log-level', 'warn'];
   args.push(...(opts.uiPort ? ['--ui-port', String(opts.uiPort)] : ['--headless']));
   if (opts.dbFile) {
-    args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
+    args.push('--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', `synchronous=${opts.sqliteSynchronous ?? 'normal'}`);
   }
   if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
   args.push(...searchAttributeFlags());

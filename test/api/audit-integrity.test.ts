@@ -15,13 +15,15 @@
  * settles, so the job and its `job.create` record end up existing once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, getTableName, sql, type SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { createApp } from '../../api/app.ts';
-import { sweepJobClaims } from '../../api/job-claims.ts';
+import { sweepJobClaims } from '../../api/jobs/claims.ts';
 import type { Db } from '../../db/client.ts';
 import { apiKeys, auditEvents, jobs, tenants, webhookSubscriptions } from '../../db/schema/index.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { createJob } from '../helpers/http.ts';
 
 let stack: TestStack;
 
@@ -44,6 +46,8 @@ function serverGone(): Error {
  * The stack's database with a fault switch: while armed, writes of `op` to
  * `table` fail as they would with the server gone, inside transactions too.
  */
+const dialect = new PgDialect();
+
 function faultyDb(db: Db) {
   const fault: { op?: 'insert' | 'update'; table?: Table } = {};
   const wrap = <T extends object>(target: T): T =>
@@ -54,6 +58,14 @@ function faultyDb(db: Db) {
           return (table: Table) => {
             if (fault.op === prop && fault.table === table) throw serverGone();
             return (value as (table: Table) => unknown).call(t, table);
+          };
+        }
+        // A change and its audit record in one statement (db/audit.ts auditFromCte) fail as the insert would.
+        if (prop === 'execute' && typeof value === 'function') {
+          return (query: SQL) => {
+            const statement = fault.op === 'insert' ? 'insert into' : 'update';
+            if (fault.op && fault.table && dialect.sqlToQuery(query).sql.includes(`${statement} "${getTableName(fault.table)}"`)) throw serverGone();
+            return (value as (q: SQL) => unknown).call(t, query);
           };
         }
         if (prop === 'transaction' && typeof value === 'function') {
@@ -74,13 +86,7 @@ async function request(app: ReturnType<typeof createApp>, method: string, path: 
   return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
 }
 
-async function createJob(body: unknown): Promise<{ id: string; workflowId: string }> {
-  const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: JSON.stringify(body) });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; workflowId: string };
-}
-
-const approval = () => createJob({ type: 'approval.request', input: { subject: 'audit integrity', approvers: ['a@example.com'] } });
+const approval = () => createJob(stack, { type: 'approval.request', input: { subject: 'audit integrity', approvers: ['a@example.com'] } });
 
 async function records(action: string, target: string) {
   return await stack.db
@@ -215,7 +221,8 @@ describe('changes made in Postgres', () => {
     },
     {
       name: 'webhook subscription created',
-      send: (app) => request(app, 'POST', '/v1/webhook-subscriptions', { url: 'https://hooks.example.com/integrity', events: ['document.ingested'] }),
+      // A public address, not a name: the SSRF check resolves names, and CI may have no DNS.
+      send: (app) => request(app, 'POST', '/v1/webhook-subscriptions', { url: 'https://93.184.215.14/integrity', events: ['document.ingested'] }),
       count: async () => (await stack.db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.tenantId, stack.tenantId))).length,
     },
   ];

@@ -5,11 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { createApiKey } from '../../api/tenants/service.ts';
 import { apiKeys, auditEvents, jobs } from '../../db/schema/index.ts';
 import { createApp } from '../../api/app.ts';
 import { createDb } from '../../db/client.ts';
 import { createLogger } from '../../runtime/logger.ts';
+import { createOtherTenant, expectProblem } from '../helpers/http.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 
@@ -26,18 +27,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const problemType = (slug: string) => `https://jobplane.dev/problems/${slug}`;
-
 function createBody(payload: unknown = { hello: 'world' }) {
   return JSON.stringify({ type: 'webhook.deliver', input: { url: receiver.url, payload } });
-}
-
-async function expectProblem(res: Response, status: number, slug: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toContain('application/problem+json');
-  const body = (await res.json()) as Record<string, unknown>;
-  expect(body).toMatchObject({ type: problemType(slug), status });
-  return body;
 }
 
 /** Workflows of this stack's tenant known to Temporal (visibility of the dev server). */
@@ -58,6 +49,21 @@ describe('POST /v1/jobs', () => {
     expect(done).toMatchObject({ status: 'succeeded', result: { statusCode: 200, attempts: 1 } });
     expect(typeof done.finishedAt).toBe('string');
     expect(typeof done.createdAt).toBe('string');
+  });
+
+  it('a create says where its time went (Server-Timing: auth, limits, claim, start, record, total); a replay spends none on start', async () => {
+    const phasesOf = (res: Response) =>
+      Object.fromEntries((res.headers.get('server-timing') ?? '').split(',').map((p) => p.trim().split(';')).map(([name, dur]) => [name, Number(dur?.replace('dur=', ''))]));
+    const key = `timing-${Date.now()}`;
+    const first = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', headers: { 'idempotency-key': key }, body: createBody() });
+    expect(first.status).toBe(201);
+    const phases = phasesOf(first);
+    expect(Object.keys(phases).sort()).toEqual(['auth', 'claim', 'limits', 'record', 'start', 'total']);
+    for (const ms of Object.values(phases)) expect(ms).toBeGreaterThanOrEqual(0);
+    expect(phases.total!).toBeGreaterThanOrEqual(phases.start!);
+    const replay = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', headers: { 'idempotency-key': key }, body: createBody() });
+    expect(replay.status).toBe(200);
+    expect(Object.keys(phasesOf(replay)).sort()).toEqual(['auth', 'claim', 'limits', 'total']);
   });
 
   it('same Idempotency-Key and body → 200 with the same job; other body → 409', async () => {
@@ -168,16 +174,14 @@ describe('GET /v1/jobs/:id and cancel', () => {
     const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: createBody() });
     const job = (await res.json()) as { id: string };
 
-    const other = await createTenant(stack.db, `other-${Date.now()}`);
-    const otherKey = await createApiKey(stack.db, other.id, { name: 'other admin', role: 'admin' });
-    const asOther = { role: null, headers: { authorization: `Bearer ${otherKey.key}` } } as const;
+    const { asOther } = await createOtherTenant(stack);
 
-    const foreign = await expectProblem(await stack.api(`/v1/jobs/${job.id}`, asOther), 404, 'not-found');
+    const foreign = await expectProblem(await asOther(`/v1/jobs/${job.id}`), 404, 'not-found');
     const unknown = await expectProblem(await stack.api('/v1/jobs/job_00000000000000000000000000', { role: 'viewer' }), 404, 'not-found');
     await expectProblem(await stack.api('/v1/jobs/not-an-id', { role: 'viewer' }), 404, 'not-found');
     expect(Object.keys(foreign).sort()).toEqual(Object.keys(unknown).sort());
 
-    await expectProblem(await stack.api(`/v1/jobs/${job.id}/cancel`, { method: 'POST', ...asOther }), 404, 'not-found');
+    await expectProblem(await asOther(`/v1/jobs/${job.id}/cancel`, { method: 'POST' }), 404, 'not-found');
     expect((await waitForJob(stack, job.id)).status).toBe('succeeded');
   });
 

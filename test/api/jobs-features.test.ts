@@ -5,6 +5,8 @@
  * Temporal's workflow count stays unchanged.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProblemSlug } from '../../api/http/problems.ts';
+import { expectProblem } from '../helpers/http.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 
@@ -140,7 +142,7 @@ describe('results, messages and delayed starts', () => {
 describe('bad requests', () => {
   // Built as text: 3,000 levels is deeper than any sane payload (and than recursive code likes).
   const deepJson = '{"a":'.repeat(3000) + '1' + '}'.repeat(3000);
-  const corpus: [string, RequestInit & { role?: 'submitter' | 'viewer' | null }, number, string][] = [
+  const corpus: [string, RequestInit & { role?: 'submitter' | 'viewer' | null }, number, ProblemSlug][] = [
     ['malformed JSON', { method: 'POST', body: '{"type":' }, 400, 'malformed-json'],
     ['not JSON', { method: 'POST', body: 'type=webhook', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'unsupported-media-type'],
     ['unknown job type', { method: 'POST', body: JSON.stringify({ type: 'nope', input: {} }) }, 400, 'validation-error'],
@@ -162,10 +164,7 @@ describe('bad requests', () => {
     const before = await workflowCount();
     const { path = '/v1/jobs', role = 'submitter', ...rest } = init as RequestInit & { path?: string; role?: 'submitter' | 'viewer' };
     const res = await stack.api(path, { role, ...rest });
-    expect(res.status).toBe(status);
-    expect(res.headers.get('content-type')).toContain('application/problem+json');
-    const body = (await res.json()) as { type: string; errors?: unknown[] };
-    expect(body.type).toBe(`https://jobplane.dev/problems/${slug}`);
+    const body = await expectProblem(res, status, slug);
     if (slug === 'validation-error') expect(body.errors?.length).toBeGreaterThan(0);
     if (status === 405) expect(res.headers.get('allow')).toContain('POST');
     expect(await workflowCount()).toBe(before);

@@ -5,11 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { tenants } from '../../db/schema/index.ts';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../../runtime/host-port.ts';
 import { repoRoot, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { problemType } from '../helpers/http.ts';
+import { waitAtMost } from '../helpers/poll.ts';
 
 let stack: TestStack;
 const apis: { url: string; process: ChildProcess }[] = [];
@@ -22,11 +24,13 @@ async function startApiProcess(): Promise<{ url: string; process: ChildProcess }
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) return { url, process: child };
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error('API process did not start');
+  await vi.waitFor(
+    async () => {
+      if (!(await fetch(`${url}/healthz`).then((r) => r.ok, () => false))) throw new Error('API process did not start');
+    },
+    { timeout: 30_000, interval: 200 },
+  );
+  return { url, process: child };
 }
 
 beforeAll(async () => {
@@ -55,7 +59,7 @@ it('the create rate limit is one token bucket for both processes', async () => {
   expect(statuses.filter((s) => s === 429)).toHaveLength(15);
   const refused = responses.find((r) => r.status === 429)!;
   expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-  expect(((await refused.json()) as { type: string }).type).toBe('https://jobplane.dev/problems/rate-limited');
+  expect(((await refused.json()) as { type: string }).type).toBe(problemType('rate-limited'));
   // Each process served 10 requests; with per-process buckets 10 creates would have passed, not 5.
 });
 
@@ -65,17 +69,17 @@ it('the running-jobs cap counts the tenant’s running workflows, whichever proc
   // 5 approval jobs from the first test are still running (waiting for a person); add 2 more to reach the cap.
   const running = async () => (await stack.client.workflow.count(`TenantId = "${stack.tenantId}" AND ExecutionStatus = "Running"`)).count;
   for (let i = 0; i < 2; i++) expect((await create(i, `cap ${i}`)).status).toBe(201);
-  for (let i = 0; i < 50 && (await running()) < 7; i++) await new Promise((r) => setTimeout(r, 100));
+  await waitAtMost(async () => (await running()) >= 7, { timeout: 5_000, interval: 100 });
   for (const i of [0, 1]) {
     const refused = await create(i, 'over the cap');
     expect(refused.status).toBe(429);
-    expect(((await refused.json()) as { type: string }).type).toBe('https://jobplane.dev/problems/running-jobs-cap');
+    expect(((await refused.json()) as { type: string }).type).toBe(problemType('running-jobs-cap'));
   }
   // Finishing one job frees a slot.
   for await (const wf of stack.client.workflow.list({ query: `TenantId = "${stack.tenantId}" AND ExecutionStatus = "Running"` })) {
     await stack.client.workflow.getHandle(wf.workflowId).terminate('free a slot');
     break;
   }
-  for (let i = 0; i < 50 && (await running()) >= 7; i++) await new Promise((r) => setTimeout(r, 100));
+  await waitAtMost(async () => (await running()) < 7, { timeout: 5_000, interval: 100 });
   expect((await create(1, 'after a slot freed')).status).toBe(201);
 });

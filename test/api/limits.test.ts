@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import {
   assertUnderRunningCap,
   countRunningJobs,
@@ -16,12 +16,12 @@ import {
   takeToken,
   tenantLimits,
   type LimitDefaults,
-} from '../../api/limits.ts';
-import { ProblemError } from '../../api/problems.ts';
-import { createTenant } from '../../api/tenant-service.ts';
+} from '../../api/limits/tenant-limits.ts';
+import { ProblemError } from '../../api/http/problems.ts';
+import { createTenant } from '../../api/tenants/service.ts';
 import { createDb } from '../../db/client.ts';
 import { rateLimitBuckets, tenants } from '../../db/schema/index.ts';
-import { searchAttributes } from '../../runtime/search-attributes.ts';
+import { searchAttributes } from '../../contracts/search-attributes.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -80,6 +80,33 @@ describe('takeToken', () => {
     expect(refused).toMatchObject({ retryAfterSeconds: 4 });
     expect(await takeToken(stack.db, { ...opts, cost: 3 })).toEqual({ allowed: true });
     await expect(takeToken(stack.db, { ...opts, cost: 11 })).rejects.toThrow(RangeError);
+  });
+
+  it('a take commits without waiting for its WAL flush, a setting that does not leak to the connection’s next statement', async () => {
+    // One connection, so the next statement runs on the session the take used.
+    const single = createDb(stack.env.DATABASE_URL!, { max: 1, applicationName: 'jobplane-one-connection' });
+    try {
+      const opts = { tenantId: stack.tenantId, bucket: freshBucket(), ratePerSecond: 1, burst: 10 };
+      expect(await takeToken(single.db, opts)).toEqual({ allowed: true });
+      const [after] = await single.db.execute<{ synchronous_commit: string }>(sql`show synchronous_commit`);
+      expect(after!.synchronous_commit).toBe('on');
+      const [row] = await single.db
+        .select()
+        .from(rateLimitBuckets)
+        .where(and(eq(rateLimitBuckets.tenantId, stack.tenantId), eq(rateLimitBuckets.bucket, opts.bucket)));
+      expect(row!.tokens).toBe(9);
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('skipIf: when it holds nothing is taken, also from a bucket this process knows is empty', async () => {
+    const opts = { tenantId: stack.tenantId, bucket: freshBucket(), ratePerSecond: 0.01, burst: 2 };
+    expect(await takeToken(stack.db, { ...opts, skipIf: sql`true` })).toEqual({ allowed: true, skipped: true });
+    expect((await takeMany(3, { ...opts, skipIf: sql`false` })).map((r) => r.allowed)).toEqual([true, true, false]);
+    // Empty now, and known so locally: a skip is still answered, anything else refused without a write.
+    expect(await takeToken(stack.db, { ...opts, skipIf: sql`exists (select 1)` })).toEqual({ allowed: true, skipped: true });
+    expect((await takeToken(stack.db, opts)).allowed).toBe(false);
   });
 
   it('200 concurrent callers in two separate pools (two API processes) get exactly `burst` tokens', async () => {
@@ -154,23 +181,15 @@ describe('running-jobs cap', () => {
     });
   }
 
-  /** Visibility is eventually consistent: poll until the count settles on `expected`. */
-  async function waitForRunning(tenantId: string, expected: number, timeoutMs = 15_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    let count = await countRunningJobs(stack.client, tenantId);
-    while (count !== expected && Date.now() < deadline) {
-      await sleep(100);
-      count = await countRunningJobs(stack.client, tenantId);
-    }
-    return count;
-  }
+  /** Visibility is eventually consistent: the count, polled until it settles on what the caller expects. */
+  const runningCount = (tenantId: string, timeoutMs = 15_000) => expect.poll(() => countRunningJobs(stack.client, tenantId), { timeout: timeoutMs, interval: 100 });
 
   it('counts the tenant’s running workflows and refuses at the cap, not below it', async () => {
     const taskQueue = `nobody-polls-${randomBytes(4).toString('hex')}`;
     const handles = [];
     for (let i = 0; i < 3; i++) handles.push(await startIdleJob(stack.tenantId, taskQueue));
     try {
-      expect(await waitForRunning(stack.tenantId, 3)).toBe(3);
+      await runningCount(stack.tenantId).toBe(3);
 
       await expect(assertUnderRunningCap(stack.client, stack.tenantId, 4)).resolves.toBeUndefined();
       const err = await problemFrom(assertUnderRunningCap(stack.client, stack.tenantId, 3));
@@ -185,8 +204,8 @@ describe('running-jobs cap', () => {
 
       // A job that stops running frees its slot (once visibility catches up).
       await handles.pop()!.terminate('test: free a slot');
-      expect(await waitForRunning(stack.tenantId, 2)).toBe(2);
-      await expect(enforceCreateLimits(deps, { tenantId: stack.tenantId })).resolves.toBeUndefined();
+      await runningCount(stack.tenantId).toBe(2);
+      await expect(enforceCreateLimits(deps, { tenantId: stack.tenantId })).resolves.toBe('checked');
     } finally {
       await stack.db.update(tenants).set({ maxRunningJobs: null, createBurst: null }).where(eq(tenants.id, stack.tenantId));
       await Promise.all(handles.map((h) => h.terminate('test cleanup').catch(() => {})));

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { createApiKey, createTenant } from '../../api/tenants/service.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -117,12 +117,9 @@ it('stalled bodies on every route that takes one (and stalled headers) leave ano
   }
   // And the jobs run: the other tenant's newest one finishes.
   const [last] = ((await (await fetch(`${stack.apiUrl}/v1/jobs?limit=1`, { headers: auth })).json()) as { items: { id: string }[] }).items;
-  let status = '';
-  for (let i = 0; i < 100 && status !== 'succeeded'; i++) {
-    status = ((await (await fetch(`${stack.apiUrl}/v1/jobs/${last!.id}`, { headers: auth })).json()) as { status: string }).status;
-    if (status !== 'succeeded') await new Promise((r) => setTimeout(r, 100));
-  }
-  expect(status).toBe('succeeded');
+  await expect
+    .poll(async () => ((await (await fetch(`${stack.apiUrl}/v1/jobs/${last!.id}`, { headers: auth })).json()) as { status: string }).status, { timeout: 10_000, interval: 100 })
+    .toBe('succeeded');
 
   // The server closes every stalled connection once its timeouts pass (headers 3 s, idle 4 s, whole request 6 s here).
   const closed = await Promise.all(stalled.map((s) => Promise.race([s.closedAt, new Promise<number>((r) => setTimeout(() => r(Number.POSITIVE_INFINITY), 15_000))])));

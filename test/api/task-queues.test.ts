@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
+import { problemType } from '../helpers/http.ts';
+import { waitAtMost } from '../helpers/poll.ts';
 
 const platformKey = `jpp_${randomBytes(24).toString('hex')}`;
 let stack: TestStack;
@@ -44,17 +46,21 @@ it('shows the workflow backlog of 12 unpolled jobs and recommends ceil(12/5) = 3
 
   const webhooks = `${stack.env.JOBPLANE_TASK_QUEUE_PREFIX}webhooks`;
   const other = `${stack.env.JOBPLANE_TASK_QUEUE_PREFIX}default`;
-  const deadline = Date.now() + 20_000;
   let body: Body | undefined;
   let queue: Body['items'][number] | undefined;
-  while (Date.now() < deadline) {
-    const res = await stack.api('/v1/ops/task-queues', { role: 'operator' });
-    expect(res.status).toBe(200);
-    body = (await res.json()) as Body;
-    queue = body.items.find((q) => q.taskQueue === webhooks);
-    if ((queue?.types.find((t) => t.type === 'workflow')?.backlogCount ?? 0) >= 12) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  let status = 200;
+  await waitAtMost(
+    async () => {
+      const res = await stack.api('/v1/ops/task-queues', { role: 'operator' });
+      status = res.status;
+      if (status !== 200) return true;
+      body = (await res.json()) as Body;
+      queue = body.items.find((q) => q.taskQueue === webhooks);
+      return (queue?.types.find((t) => t.type === 'workflow')?.backlogCount ?? 0) >= 12;
+    },
+    { timeout: 20_000, interval: 500 },
+  );
+  expect(status).toBe(200);
   expect(body!.policy).toEqual({ targetQueueSize: 5, minReplicas: 1, maxReplicas: 10 });
   expect(queue, JSON.stringify(body)).toBeDefined();
   const workflow = queue!.types.find((t) => t.type === 'workflow')!;
@@ -75,7 +81,7 @@ it('operators and the platform key may read queue load; viewers and submitters g
   for (const role of ['viewer', 'submitter'] as const) {
     const res = await stack.api('/v1/ops/task-queues', { role });
     expect(res.status).toBe(403);
-    expect(((await res.json()) as { type: string }).type).toBe('https://jobplane.dev/problems/forbidden');
+    expect(((await res.json()) as { type: string }).type).toBe(problemType('forbidden'));
   }
   expect((await stack.api('/v1/ops/task-queues', { role: null })).status).toBe(401);
 });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents } from '../../db/schema/index.ts';
+import { callerWithKey, type Caller } from '../helpers/http.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 
 const platformKey = `jpp_${randomBytes(24).toString('hex')}`;
@@ -43,12 +44,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function asPlatform(path: string, init: RequestInit = {}) {
-  return stack.api(path, { ...init, role: null, headers: { authorization: `Bearer ${platformKey}`, 'content-type': 'application/json' } });
-}
-function asOther(path: string, init: RequestInit = {}) {
-  return stack.api(path, { ...init, role: null, headers: { authorization: `Bearer ${other.admin}`, 'content-type': 'application/json' } });
-}
+const asPlatform: Caller = (path, init) => callerWithKey(stack, platformKey)(path, init);
+const asOther: Caller = (path, init) => callerWithKey(stack, other.admin)(path, init);
 
 describe('tenants and API keys', () => {
   it('the platform key creates and lists tenants; tenant keys cannot', async () => {

@@ -15,6 +15,7 @@ import { tenants } from '../../db/schema/index.ts';
 import { createLogger } from '../../runtime/logger.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { repoRoot, startTestStack, type TestStack } from '../helpers/stack.ts';
+import { problemType } from '../helpers/http.ts';
 
 const platformKey = randomBytes(30).toString('base64url'); // 40 characters
 let stack: TestStack;
@@ -34,7 +35,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const problemType = (slug: string) => `https://jobplane.dev/problems/${slug}`;
 const deliver = (payload: JobInputs['webhook.deliver']['payload'] = { hello: 'world' }) => ({ type: 'webhook.deliver' as const, input: { url: receiver.url, payload } });
 
 /** The JobplaneProblemError a promise rejects with (fails the test if it resolves or throws something else). */

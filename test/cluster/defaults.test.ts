@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { visibilityCallTally } from '../../api/visibility.ts';
+import { visibilityCallTally } from '../../api/limits/visibility.ts';
 import { tenants } from '../../db/schema/index.ts';
 import { shippedDynamicConfigFile } from '../../scripts/lib/temporal-cluster/cluster.ts';
 import { clusterServices } from '../../scripts/lib/temporal-cluster/config.ts';

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { createApiKey, createTenant } from '../../api/tenants/service.ts';
 import { auditEvents, documentChunks, documents, jobs } from '../../db/schema/index.ts';
 import { uploadNew, waitForDocument, type Json } from '../helpers/documents.ts';
 import { recordHistory } from '../helpers/record-history.ts';

@@ -14,15 +14,15 @@ import http from 'node:http';
 import path from 'node:path';
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
 import { documentChunks, documents, jobs } from '../../db/schema/index.ts';
-import { makePdf, problemType, search, upload, uploadNew, waitForDocument, type Json } from '../helpers/documents.ts';
+import { makePdf, search, upload, uploadNew, waitForDocument, type Json } from '../helpers/documents.ts';
+import { createOtherTenant, expectProblem, problemType, type Caller, type OtherTenant } from '../helpers/http.ts';
 import { recordHistory } from '../helpers/record-history.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 
 const maxBytes = 200_000;
 let stack: TestStack;
-let other: { tenantId: string; key: string };
+let other: OtherTenant;
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 let pdfBytes: Uint8Array;
@@ -45,8 +45,7 @@ const docs = { pdf: { id: '', jobId: '' }, md: { id: '', jobId: '' } };
 beforeAll(async () => {
   stack = await startTestStack('documents', { env: { JOBPLANE_DOCUMENT_MAX_BYTES: String(maxBytes) } });
   await stack.startWorkers();
-  const t = await createTenant(stack.db, `documents-other-${Date.now()}`);
-  other = { tenantId: t.id, key: (await createApiKey(stack.db, t.id, { name: 'other admin', role: 'admin' })).key };
+  other = await createOtherTenant(stack, { name: 'documents-other' });
   pdfBytes = await makePdf(
     [
       'INVOICE\nInvoice number: INV-2041\nBill to: Northwind Traders\nAmount due: 1,250.00 EUR\nDue date: 2026-12-31',
@@ -59,9 +58,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-function asOther(pathname: string, init: RequestInit = {}) {
-  return stack.api(pathname, { ...init, role: null, headers: { authorization: `Bearer ${other.key}`, ...(init.headers as Record<string, string>) } });
-}
+const asOther: Caller = (pathname, init) => other.asOther(pathname, init);
 
 async function documentCount(): Promise<number> {
   const [row] = await stack.db.select({ n: sql<number>`count(*)::int` }).from(documents).where(eq(documents.tenantId, stack.tenantId));
@@ -225,8 +222,7 @@ describe('refusals', () => {
     for (const [bytes, filename, type] of cases) {
       const res = await upload(stack, bytes, { filename, type });
       expect(res.status, `${filename} as ${type}`).toBe(415);
-      expect(res.headers.get('content-type')).toContain('application/problem+json');
-      expect(await res.json()).toMatchObject({ type: problemType('unsupported-document-type'), status: 415 });
+      await expectProblem(res, 415, 'unsupported-document-type');
     }
     // Not multipart at all.
     const json = await stack.api('/v1/documents', { method: 'POST', role: 'submitter', body: JSON.stringify({ file: 'x' }) });

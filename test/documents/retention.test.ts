@@ -13,11 +13,13 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { createApiKey, createTenant } from '../../api/tenants/service.ts';
 import { auditEvents, documentChunks, documentClassifications, documents, documentTexts } from '../../db/schema/index.ts';
-import { blobKeyFor, FilesystemBlobStore, tenantBlobPrefix } from '../../runtime/blob-store.ts';
+import { blobKeyFor, tenantBlobPrefix } from '../../domain/blob-store/blob-store.ts';
+import { FilesystemBlobStore } from '../../domain/blob-store/filesystem.ts';
 import { retentionScheduleId } from '../../workers/retention-schedule.ts';
-import { problemType, search, upload, uploadNew, waitForDocument, type Json } from '../helpers/documents.ts';
+import { problemType } from '../helpers/http.ts';
+import { search, upload, uploadNew, waitForDocument, type Json } from '../helpers/documents.ts';
 import { recordHistory } from '../helpers/record-history.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 

@@ -1,5 +1,5 @@
 /** Helpers for batch.run tests: create a batch through the API, read its progress, wait for a state. */
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { batchProgress, type BatchProgress } from '../../contracts/index.ts';
 import type { TestStack } from './stack.ts';
 
@@ -24,14 +24,14 @@ export async function waitForProgress(
   done: (p: BatchProgress) => boolean,
   timeoutMs = 60_000,
 ): Promise<BatchProgress> {
-  const deadline = Date.now() + timeoutMs;
-  let last: BatchProgress | undefined;
-  while (Date.now() < deadline) {
-    last = await progressOf(stack, jobId);
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`batch ${jobId} progress did not match in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  return await vi.waitFor(
+    async () => {
+      const last = await progressOf(stack, jobId);
+      if (!done(last)) throw new Error(`batch ${jobId} progress did not match in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+      return last;
+    },
+    { timeout: timeoutMs, interval: 250 },
+  );
 }
 
 export function message(stack: TestStack, jobId: string, kind: 'signals' | 'updates', name: string, body: unknown = {}, role: 'submitter' | 'viewer' = 'submitter') {

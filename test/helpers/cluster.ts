@@ -12,7 +12,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../script
 import { startTemporalCluster, type TemporalCluster, type TemporalClusterOptions } from '../../scripts/lib/temporal-cluster/cluster.ts';
 import { defaultClusterPorts, freeClusterPorts, type ClusterDatabases } from '../../scripts/lib/temporal-cluster/config.ts';
 import { ensureTemporalServerTools } from '../../scripts/lib/temporal-server-tools.ts';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../../runtime/host-port.ts';
 
 function canBind(port: number): Promise<boolean> {
   return new Promise((resolve) => {

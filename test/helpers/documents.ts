@@ -1,5 +1,6 @@
 /** Uploading and waiting for documents in tests, and real small PDFs made with pdf-lib. */
 import { PDFDocument, StandardFonts } from 'pdf-lib';
+import { vi } from 'vitest';
 import type { ApiKeyRole } from '../../db/schema/index.ts';
 import type { TestStack } from './stack.ts';
 
@@ -43,15 +44,15 @@ export async function uploadNew(stack: TestStack, bytes: Uint8Array | string, op
 
 /** Polls `GET /v1/documents/{id}` until its status is one of `statuses`. */
 export async function waitForDocument(stack: TestStack, id: string, statuses: string[] = ['ingested', 'failed'], timeoutMs = 60_000, role: ApiKeyRole = 'viewer'): Promise<Json> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Json = {};
-  while (Date.now() < deadline) {
-    const res = await stack.api(`/v1/documents/${id}`, { role });
-    last = (await res.json()) as Json;
-    if (statuses.includes(String(last.status))) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`document ${id} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  return await vi.waitFor(
+    async () => {
+      const res = await stack.api(`/v1/documents/${id}`, { role });
+      const last = (await res.json()) as Json;
+      if (!statuses.includes(String(last.status))) throw new Error(`document ${id} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+      return last;
+    },
+    { timeout: timeoutMs, interval: 200 },
+  );
 }
 
 export async function search(stack: TestStack, q: string, extra = '', role: ApiKeyRole = 'viewer'): Promise<{ items: Json[]; nextCursor: string | null }> {
@@ -61,4 +62,3 @@ export async function search(stack: TestStack, q: string, extra = '', role: ApiK
   return body;
 }
 
-export const problemType = (slug: string) => `https://jobplane.dev/problems/${slug}`;

@@ -54,8 +54,12 @@ export function makeTlsFiles(): TlsFiles {
 
 export interface GrpcProxy {
   address: string;
-  /** Calls forwarded, and calls refused for a missing or wrong API key. */
-  stats: { forwarded: number; refused: number };
+  /**
+   * Calls forwarded, calls refused for a missing or wrong API key, and HTTP/2
+   * sessions opened (with TLS: handshakes that succeeded; a refused handshake
+   * opens none).
+   */
+  stats: { forwarded: number; refused: number; sessions: number };
   close(): Promise<void>;
 }
 
@@ -87,7 +91,7 @@ export async function startGrpcProxy(opts: GrpcProxyOptions): Promise<GrpcProxy>
     if (upstream.closed || upstream.destroyed) upstream = connect();
     return upstream;
   };
-  const stats = { forwarded: 0, refused: 0 };
+  const stats = { forwarded: 0, refused: 0, sessions: 0 };
   const { tls } = opts;
   const server = tls
     ? http2.createSecureServer({
@@ -99,7 +103,10 @@ export async function startGrpcProxy(opts: GrpcProxyOptions): Promise<GrpcProxy>
       })
     : http2.createServer();
   // A client that dies mid-call (a killed API) resets its socket: that is its business, not the proxy's.
-  server.on('session', (session) => session.on('error', () => {}));
+  server.on('session', (session) => {
+    stats.sessions++;
+    session.on('error', () => {});
+  });
   server.on('stream', (down, headers) => {
     if (opts.apiKey !== undefined && headers.authorization !== `Bearer ${opts.apiKey}`) {
       stats.refused++;

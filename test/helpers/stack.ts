@@ -12,12 +12,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { inject } from 'vitest';
+import { inject, vi } from 'vitest';
 import { createApp, createMetricsApp } from '../../api/app.ts';
-import { createApiMetrics } from '../../api/metrics.ts';
+import { createApiMetrics } from '../../api/http/metrics.ts';
 import { TemporalHealthProbe } from '../../runtime/temporal-health.ts';
-import { serveApi } from '../../api/http-server.ts';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { serveApi } from '../../api/http/server.ts';
+import { createApiKey, createTenant } from '../../api/tenants/service.ts';
 import { createDb, type Db } from '../../db/client.ts';
 import { runMigrations } from '../../db/migrate.ts';
 import type { ApiKeyRole } from '../../db/schema/index.ts';
@@ -150,7 +150,7 @@ export async function startTestStack(name: string, opts: StackOptions = {}): Pro
 
   // Listen first, then build the app: its links need the real port.
   const late: { app?: ReturnType<typeof createApp> } = {};
-  // The API's own server, with its timeouts (api/http-server.ts).
+  // The API's own server, with its timeouts (api/http/server.ts).
   const server: ServerType = await new Promise((resolve) => {
     const s = serveApi((req) => late.app!.fetch(req), { port: 0, hostname: '127.0.0.1', timeouts: config }, () => resolve(s));
   });
@@ -245,13 +245,13 @@ export async function waitForJob(
   statuses: string[] = ['succeeded', 'failed', 'cancelled', 'terminated', 'timed_out'],
   timeoutMs = 45_000,
 ): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Record<string, unknown> = {};
-  while (Date.now() < deadline) {
-    const res = await stack.api(`/v1/jobs/${jobId}`, { role: 'viewer' });
-    last = (await res.json()) as Record<string, unknown>;
-    if (statuses.includes(String(last.status))) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`job ${jobId} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+  return await vi.waitFor(
+    async () => {
+      const res = await stack.api(`/v1/jobs/${jobId}`, { role: 'viewer' });
+      const last = (await res.json()) as Record<string, unknown>;
+      if (!statuses.includes(String(last.status))) throw new Error(`job ${jobId} did not reach ${statuses.join('|')} in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+      return last;
+    },
+    { timeout: timeoutMs, interval: 200 },
+  );
 }

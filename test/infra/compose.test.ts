@@ -14,7 +14,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { catalogTaskQueues } from '../../contracts/index.ts';
 import { loadConfig, settings } from '../../runtime/config.ts';
-import { searchAttributeFlags } from '../../runtime/search-attributes.ts';
+import { searchAttributeFlags } from '../../contracts/search-attributes.ts';
 import { codecFrom } from '../../runtime/temporal.ts';
 import { ensureInfraCheckPackages } from '../../scripts/lib/kustomize.ts';
 import { defaultDynamicConfig } from '../../scripts/lib/temporal-dev-server.ts';

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../runtime/config.ts';
-import { searchAttributeFlags } from '../../runtime/search-attributes.ts';
+import { searchAttributeFlags } from '../../contracts/search-attributes.ts';
 import { BIN_DIR } from '../../scripts/lib/tool-files.ts';
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../../scripts/lib/temporal-server-tools.ts';
 import { bytes, ingressAllowed, isTemporalObject, matches, ofKind, renderKustomizations, repoRoot, schemaProblems, type PodView, type RenderedSet } from './kubernetes.ts';

@@ -8,13 +8,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { catalogTaskQueues } from '../../contracts/index.ts';
 import { taskQueueName } from '../../runtime/temporal.ts';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../../runtime/host-port.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { repoRoot, startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { createJob } from '../helpers/http.ts';
+import { waitAtMost } from '../helpers/poll.ts';
 
 /**
  * Names seen when this test was written (SDK 1.24 worker + API, after the
@@ -93,18 +95,22 @@ beforeAll(async () => {
     env: { ...process.env, ...stack.env, JOBPLANE_WORKER_METRICS_ADDRESS: `127.0.0.1:${port}`, JOBPLANE_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
-  for (let i = 0; ; i++) {
-    if (await fetch(workerMetricsUrl).then((r) => r.ok, () => false)) break;
-    if (i > 600 || worker.exitCode !== null) throw new Error('worker metrics endpoint never answered');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let exited = false;
+  await vi.waitFor(
+    async () => {
+      if (await fetch(workerMetricsUrl).then((r) => r.ok, () => false)) return;
+      if (worker.exitCode !== null) {
+        exited = true;
+        return;
+      }
+      throw new Error('worker metrics endpoint never answered');
+    },
+    { timeout: 60_000, interval: 100 },
+  );
+  if (exited) throw new Error('worker metrics endpoint never answered');
 
   // Real jobs: three successes and one rejected delivery (the job fails).
-  const create = async (url: string, n: number) => {
-    const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: JSON.stringify({ type: 'webhook.deliver', input: { url, payload: { n } } }) });
-    expect(res.status).toBe(201);
-    return ((await res.json()) as { id: string }).id;
-  };
+  const create = async (url: string, n: number) => (await createJob(stack, { type: 'webhook.deliver', input: { url, payload: { n } } })).id;
   const ids = [await create(ok.url, 1), await create(ok.url, 2), await create(ok.url, 3), await create(rejecting.url, 4)];
   for (const id of ids) await waitForJob(stack, id);
   // A workflow type the bundle does not export: its workflow tasks fail (what the failing-task alert watches).
@@ -112,11 +118,13 @@ beforeAll(async () => {
   const apiNames = () => fetch(stack.metricsUrl).then((r) => r.text()).then(seriesNames);
   const workerNames = () => fetch(workerMetricsUrl).then((r) => r.text()).then(seriesNames);
   const apiText = await fetch(stack.metricsUrl).then((r) => r.text());
-  for (let i = 0; i < 100; i++) {
-    const names = new Set(await workerNames());
-    if (names.has('temporal_workflow_task_execution_failed') || names.has('temporal_workflow_task_execution_failed_total')) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitAtMost(
+    async () => {
+      const names = new Set(await workerNames());
+      return names.has('temporal_workflow_task_execution_failed') || names.has('temporal_workflow_task_execution_failed_total');
+    },
+    { timeout: 20_000, interval: 200 },
+  );
   await broken.terminate('test done').catch(() => {});
   workerText = await fetch(workerMetricsUrl).then((r) => r.text());
   for (const n of [...(await apiNames()), ...seriesNames(workerText)]) scraped.add(n);

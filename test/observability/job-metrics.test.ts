@@ -14,9 +14,11 @@ import { ApplicationFailure, CancelledFailure, ContinueAsNew } from '@temporalio
 import { loadConfig } from '../../runtime/config.ts';
 import { workerSlotOptions } from '../../workers/create-workers.ts';
 import { jobTypeOf, outcomeOfError, tenantOf } from '../../workflows/job-metrics-interceptor.ts';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../../runtime/host-port.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { repoRoot, startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { createJob } from '../helpers/http.ts';
+import { waitAtMost } from '../helpers/poll.ts';
 
 /** Series names as the worker's Prometheus endpoint serves them (no `temporal_` prefix, no `_total` suffix). */
 export const jobMetricSeries = {
@@ -106,21 +108,19 @@ describe('a worker process with the resource tuner', () => {
     rejecting = await startReceiver(() => ({ status: 400 }));
     worker = await stack.spawnWorkerProcess();
 
-    const create = async (url: string, n: number) => {
-      const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: JSON.stringify({ type: 'webhook.deliver', input: { url, payload: { n } } }) });
-      expect(res.status).toBe(201);
-      return ((await res.json()) as { id: string }).id;
-    };
+    const create = async (url: string, n: number) => (await createJob(stack, { type: 'webhook.deliver', input: { url, payload: { n } } })).id;
     const ids = [await create(ok.url, 1), await create(ok.url, 2), await create(rejecting.url, 3)];
     const statuses = [];
     for (const id of ids) statuses.push((await waitForJob(stack, id)).status);
     expect(statuses).toEqual(['succeeded', 'succeeded', 'failed']);
     // The worker records as the workflow ends; give the exporter a moment to show all three.
-    for (let i = 0; i < 50; i++) {
-      scraped = samples(await fetch(metricsUrl).then((r) => r.text()));
-      if (total(scraped, jobMetricSeries.durationCount, { tenant: stack.tenantId }) >= 3) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitAtMost(
+      async () => {
+        scraped = samples(await fetch(metricsUrl).then((r) => r.text()));
+        return total(scraped, jobMetricSeries.durationCount, { tenant: stack.tenantId }) >= 3;
+      },
+      { timeout: 10_000, interval: 200 },
+    );
   }, 180_000);
   afterAll(async () => {
     worker?.kill('SIGKILL');

@@ -9,8 +9,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { freePort } from '../../runtime/host-port.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { repoRoot, startTestStack, testCodecKeys, testSigningSecret, type TestStack } from '../helpers/stack.ts';
 
@@ -40,13 +40,20 @@ function spawnCaptured(entry: string, env: Record<string, string>): Captured {
 }
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 60_000, out?: Captured) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ok()) return;
-    if (out && out.child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what} did not happen${out ? `:\n${out.stdout}\n${out.stderr}` : ''}`);
+  const failed = () => new Error(`${what} did not happen${out ? `:\n${out.stdout}\n${out.stderr}` : ''}`);
+  let exited = false;
+  await vi.waitFor(
+    async () => {
+      if (await ok()) return;
+      if (out && out.child.exitCode !== null) {
+        exited = true;
+        return;
+      }
+      throw failed();
+    },
+    { timeout: timeoutMs, interval: 100 },
+  );
+  if (exited) throw failed();
 }
 
 let worker: Captured;

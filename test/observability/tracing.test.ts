@@ -5,7 +5,7 @@
  * RunActivity span all share one trace id, seen by an in-memory exporter
  * installed in this process (API and in-process workers share the provider).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { serve, type ServerType } from '@hono/node-server';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import type { Client } from '@temporalio/client';
@@ -15,6 +15,7 @@ import { connectClient } from '../../runtime/temporal.ts';
 import { installTracing, shutdownTracing } from '../../runtime/tracing.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { createJob } from '../helpers/http.ts';
 
 const exporter = new InMemorySpanExporter();
 let stack: TestStack;
@@ -44,32 +45,26 @@ afterAll(async () => {
   await shutdownTracing();
 });
 
-async function createJob(): Promise<{ id: string; workflowId: string }> {
-  const res = await fetch(`${apiUrl}/v1/jobs`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${stack.keys.submitter}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ type: 'webhook.deliver', input: { url: receiver.url, payload: { traced: true } } }),
-  });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; workflowId: string };
-}
+/** Through this file's traced API server, not the stack's own. */
+const tracedApi = { api: (pathname: string, init: RequestInit = {}) => fetch(`${apiUrl}${pathname}`, init) };
+const traced = () => createJob(tracedApi, { type: 'webhook.deliver', input: { url: receiver.url, payload: { traced: true } } }, { key: stack.keys.submitter });
 
 const traceId = (s: ReadableSpan) => s.spanContext().traceId;
 
 /** The spans of the job's trace, found from its RunWorkflow span; waits for the workflow's sink export. */
 async function traceOf(workflowId: string, expected: RegExp[]): Promise<ReadableSpan[]> {
-  const deadline = Date.now() + 15_000;
-  let spans: ReadableSpan[] = [];
-  while (Date.now() < deadline) {
-    const all = exporter.getFinishedSpans();
-    const run = all.find((s) => s.name.startsWith('RunWorkflow:') && Object.values(s.attributes).includes(workflowId));
-    if (run) {
-      spans = all.filter((s) => traceId(s) === traceId(run));
-      if (expected.every((re) => spans.some((s) => re.test(s.name)))) return spans;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`trace of ${workflowId} incomplete; spans: ${exporter.getFinishedSpans().map((s) => `${s.name}@${traceId(s)}`).join(', ')}`);
+  return await vi.waitFor(
+    () => {
+      const all = exporter.getFinishedSpans();
+      const run = all.find((s) => s.name.startsWith('RunWorkflow:') && Object.values(s.attributes).includes(workflowId));
+      const spans = run ? all.filter((s) => traceId(s) === traceId(run)) : [];
+      if (!run || !expected.every((re) => spans.some((s) => re.test(s.name)))) {
+        throw new Error(`trace of ${workflowId} incomplete; spans: ${all.map((s) => `${s.name}@${traceId(s)}`).join(', ')}`);
+      }
+      return spans;
+    },
+    { timeout: 15_000, interval: 100 },
+  );
 }
 
 const expectedNames = [
@@ -82,8 +77,8 @@ const expectedNames = [
 
 describe('tracing', () => {
   it('API, workflow and activity spans of one job share one trace id; two jobs, two traces', async () => {
-    const first = await createJob();
-    const second = await createJob();
+    const first = await traced();
+    const second = await traced();
     expect(await waitForJob(stack, first.id)).toMatchObject({ status: 'succeeded' });
     expect(await waitForJob(stack, second.id)).toMatchObject({ status: 'succeeded' });
 
@@ -109,5 +104,20 @@ describe('tracing', () => {
     }
     expect(traceId(a[0]!)).not.toBe(traceId(b[0]!));
     expect(receiver.requests).toHaveLength(2);
+  });
+
+  it('a batch’s children continue its trace: RunWorkflow → StartChildWorkflow → the child’s RunWorkflow', async () => {
+    const job = await createJob(tracedApi, { type: 'batch.run', input: { jobType: 'noop', items: [{ tag: 'traced-0' }, { tag: 'traced-1' }] } }, { key: stack.keys.submitter });
+    expect(await waitForJob(stack, job.id)).toMatchObject({ status: 'succeeded' });
+    const spans = await traceOf(job.workflowId, [/^RunWorkflow:batchRunWorkflow$/, /^StartChildWorkflow:noopWorkflow$/, /^RunWorkflow:noopWorkflow$/]);
+    const batch = spans.find((s) => s.name === 'RunWorkflow:batchRunWorkflow')!;
+    const starts = spans.filter((s) => s.name === 'StartChildWorkflow:noopWorkflow');
+    const children = spans.filter((s) => s.name === 'RunWorkflow:noopWorkflow');
+    expect(starts).toHaveLength(2);
+    expect(children).toHaveLength(2);
+    for (const start of starts) expect(start.parentSpanId).toBe(batch.spanContext().spanId);
+    // Each child's run hangs under the span that started it.
+    expect(new Set(children.map((c) => c.parentSpanId))).toEqual(new Set(starts.map((s) => s.spanContext().spanId)));
+    for (const span of [batch, ...starts, ...children]) expect(span.status.code, span.name).toBe(1); // OK
   });
 });

@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseApiKey } from '../../api/api-keys.ts';
-import { startInputOf } from '../../api/ops-history.ts';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseApiKey } from '../../api/http/api-keys.ts';
+import { startInputOf } from '../../api/ops/history.ts';
 import { auditEvents, jobs } from '../../db/schema/index.ts';
+import { createJob, createOtherTenant, expectProblem, problemType, type Caller, type OtherTenant } from '../helpers/http.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { repoRoot, startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 import type { JobDiagnosis, StuckList } from '../../client/jobplane-client.ts';
@@ -31,27 +31,15 @@ let stack: TestStack;
 let receiver: Receiver;
 /** While true the receiver refuses the poison payload with 503. */
 let poisonFails = true;
-const other = { tenantId: '', operator: '' };
+let other: OtherTenant;
 const ids = { poison: '', approval: '', done: '' };
 const poisonInput = () => ({ url: receiver.url, payload: { kind: 'poison', order: 42 } });
 
 async function create(input: Json, type = 'webhook.deliver'): Promise<string> {
-  const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: JSON.stringify({ type, input }) });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
+  return (await createJob(stack, { type, input })).id;
 }
 
-function asOther(pathname: string, init: RequestInit = {}) {
-  return stack.api(pathname, { ...init, role: null, headers: { authorization: `Bearer ${other.operator}`, 'content-type': 'application/json' } });
-}
-
-async function expectProblem(res: Response, status: number, slug: string): Promise<Json> {
-  const body = (await res.json()) as Json;
-  expect(res.status, JSON.stringify(body)).toBe(status);
-  expect(res.headers.get('content-type')).toContain('application/problem+json');
-  expect(body.type).toBe(`https://jobplane.dev/problems/${slug}`);
-  return body;
-}
+const asOther: Caller = (pathname, init) => other.asOther(pathname, init);
 
 async function stuck(query: string): Promise<StuckList> {
   const res = await stack.api(`/v1/ops/stuck?${query}`, { role: 'operator' });
@@ -60,13 +48,14 @@ async function stuck(query: string): Promise<StuckList> {
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  return await vi.waitFor(
+    async () => {
+      const value = await fn();
+      if (value === undefined) throw new Error(`timed out waiting for ${what}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 250 },
+  );
 }
 
 async function waitForBatch(batchJobId: string): Promise<Json> {
@@ -79,9 +68,7 @@ async function waitForBatch(batchJobId: string): Promise<Json> {
 beforeAll(async () => {
   stack = await startTestStack('ops-api');
   receiver = await startReceiver((_n, req) => (poisonFails && req.body.includes('"poison"') ? { status: 503 } : { status: 200 }));
-  const t = await createTenant(stack.db, 'ops-api other tenant');
-  other.tenantId = t.id;
-  other.operator = (await createApiKey(stack.db, t.id, { name: 'other operator', role: 'operator' })).key;
+  other = await createOtherTenant(stack, { role: 'operator', name: 'ops-api other tenant' });
   await stack.startWorkers();
   ids.done = await create({ url: receiver.url, payload: { kind: 'fine' } });
   ids.poison = await create(poisonInput());
@@ -306,7 +293,7 @@ describe('ops CLI', () => {
     expect(describeOut.stdout).toContain(`reset:     temporal workflow reset -w '${stack.tenantId}:${ids.approval}'`);
     expect(finished.code).toBe(1);
     expect(finished.stderr).toContain('error: 409 The job has already finished');
-    expect(finished.stderr).toContain('type: https://jobplane.dev/problems/job-already-finished');
+    expect(finished.stderr).toContain(`type: ${problemType('job-already-finished')}`);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('error: 404');
     expect(usage.code).toBe(2);

@@ -19,8 +19,8 @@ import '../fixtures/quiet-runtime.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { and, eq, inArray } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { createApiKey, createTenant } from '../../api/tenants/service.ts';
 import { auditEvents, webhookAttempts } from '../../db/schema/index.ts';
 import { ensureTool } from '../../scripts/lib/cli-tools.ts';
 import { deliberateBugMessage } from '../fixtures/buggy-workflows.ts';
@@ -29,6 +29,7 @@ import { shellSplit } from '../fixtures/shell.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 import type { JobDiagnosis, StuckList } from '../../client/jobplane-client.ts';
+import { createJob } from '../helpers/http.ts';
 
 const run = promisify(execFile);
 
@@ -55,11 +56,9 @@ function asB(init: RequestInit & { as: 'operator' | 'submitter' }): RequestInit 
   return { ...rest, role: null, headers: { authorization: `Bearer ${tenantB[as]}`, 'content-type': 'application/json' } };
 }
 
-async function createJob(n: string, tenant: 'A' | 'B' = 'A'): Promise<string> {
-  const body = JSON.stringify({ type: 'webhook.deliver', input: { url: receiver.url, payload: { n } } });
-  const res = tenant === 'A' ? await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body }) : await stack.api('/v1/jobs', asB({ method: 'POST', as: 'submitter', body }));
-  expect(res.status).toBe(201);
-  const job = (await res.json()) as { id: string; runId: string };
+async function submit(n: string, tenant: 'A' | 'B' = 'A'): Promise<string> {
+  const body = { type: 'webhook.deliver', input: { url: receiver.url, payload: { n } } };
+  const job = await createJob(stack, body, tenant === 'A' ? {} : { key: tenantB.submitter });
   firstRuns.set(job.id, job.runId);
   return job.id;
 }
@@ -73,16 +72,16 @@ async function stuck(tenant: 'A' | 'B'): Promise<StuckList> {
 
 /** Polls until every id is listed as stuck with a failing workflow task. */
 async function waitUntilStuck(tenant: 'A' | 'B', ids: string[]): Promise<JobDiagnosis[]> {
-  const deadline = Date.now() + 30_000;
-  let last: StuckList | undefined;
-  while (Date.now() < deadline) {
-    last = await stuck(tenant);
-    // Attempt 2 is the first retry of the failed task (the first failure alone is already listed).
-    const hits = last.items.filter((d) => d.jobId && ids.includes(d.jobId) && d.reason === 'workflow-task-failing' && d.attempts >= 2);
-    if (hits.length === ids.length) return hits;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`not all stuck: ${JSON.stringify(last)}`);
+  return await vi.waitFor(
+    async () => {
+      const last = await stuck(tenant);
+      // Attempt 2 is the first retry of the failed task (the first failure alone is already listed).
+      const hits = last.items.filter((d) => d.jobId && ids.includes(d.jobId) && d.reason === 'workflow-task-failing' && d.attempts >= 2);
+      if (hits.length !== ids.length) throw new Error(`not all stuck: ${JSON.stringify(last)}`);
+      return hits;
+    },
+    { timeout: 30_000, interval: 300 },
+  );
 }
 
 async function currentRunId(jobId: string, tenant: 'A' | 'B' = 'A'): Promise<string> {
@@ -109,10 +108,10 @@ afterAll(async () => {
 
 describe('a bad deploy, found and reset', () => {
   it('jobs deliver once, then fail their workflow task forever; /v1/ops/stuck lists them per tenant with the fix', async () => {
-    jobs.cli = await createJob('cli');
-    jobs.api = await createJob('api');
-    if (tctl.path) jobs.tctl = await createJob('tctl');
-    jobs.batch = [await createJob('b1', 'B'), await createJob('b2', 'B'), await createJob('b3', 'B')];
+    jobs.cli = await submit('cli');
+    jobs.api = await submit('api');
+    if (tctl.path) jobs.tctl = await submit('tctl');
+    jobs.batch = [await submit('b1', 'B'), await submit('b2', 'B'), await submit('b3', 'B')];
     await receiver.waitForRequests(allJobs().length);
 
     stuckA = await waitUntilStuck('A', [jobs.cli, jobs.api, ...(jobs.tctl ? [jobs.tctl] : [])]);
@@ -233,24 +232,28 @@ describe('a bad deploy, found and reset', () => {
 });
 
 async function waitForBatch(batchJobId: string): Promise<Json> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const res = await stack.api(`/v1/ops/batches/${encodeURIComponent(batchJobId)}`, asB({ as: 'operator' }));
-    expect(res.status).toBe(200);
-    const batch = (await res.json()) as Json;
-    if (batch.state !== 'running') return batch;
-    if (Date.now() > deadline) throw new Error(`batch still running: ${JSON.stringify(batch)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  let status = 200;
+  const batch = await vi.waitFor(
+    async () => {
+      const res = await stack.api(`/v1/ops/batches/${encodeURIComponent(batchJobId)}`, asB({ as: 'operator' }));
+      status = res.status;
+      if (status !== 200) return undefined;
+      const batch = (await res.json()) as Json;
+      if (batch.state === 'running') throw new Error(`batch still running: ${JSON.stringify(batch)}`);
+      return batch;
+    },
+    { timeout: 60_000, interval: 300 },
+  );
+  expect(status).toBe(200);
+  return batch!;
 }
 
 async function waitForJobB(jobId: string): Promise<void> {
-  const deadline = Date.now() + 45_000;
-  let last: Json = {};
-  while (Date.now() < deadline) {
-    last = (await (await stack.api(`/v1/jobs/${jobId}`, asB({ as: 'operator' }))).json()) as Json;
-    if (last.status === 'succeeded') return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`job ${jobId} did not succeed: ${JSON.stringify(last)}`);
+  await vi.waitFor(
+    async () => {
+      const last = (await (await stack.api(`/v1/jobs/${jobId}`, asB({ as: 'operator' }))).json()) as Json;
+      if (last.status !== 'succeeded') throw new Error(`job ${jobId} did not succeed: ${JSON.stringify(last)}`);
+    },
+    { timeout: 45_000, interval: 200 },
+  );
 }

@@ -20,9 +20,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, createTenant } from '../../api/tenant-service.ts';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createApiKey, createTenant } from '../../api/tenants/service.ts';
+import { freePort } from '../../runtime/host-port.ts';
 import { launchBrowser, screenshot, type TestBrowser } from '../helpers/browser.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, startTestTemporal, waitForJob, type TestStack, type TestTemporal } from '../helpers/stack.ts';
@@ -126,11 +126,12 @@ function watchCodec(page: Page) {
     failed,
     /** Resolves once the page has made codec calls and none is pending. */
     async settled(timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!(calls.length > 0 && inFlight === 0)) {
-        if (Date.now() > deadline) throw new Error(`codec calls not settled: ${calls.length} done, ${inFlight} in flight, failed: ${failed.join('; ')}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await vi.waitFor(
+        () => {
+          if (!(calls.length > 0 && inFlight === 0)) throw new Error(`codec calls not settled: ${calls.length} done, ${inFlight} in flight, failed: ${failed.join('; ')}`);
+        },
+        { timeout: timeoutMs, interval: 100 },
+      );
     },
   };
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../../runtime/host-port.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, startTestTemporal, waitForJob, type TestStack, type TestTemporal } from '../helpers/stack.ts';
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { webhookAttempts } from '../../db/schema/index.ts';
-import { freePort } from '../../scripts/lib/temporal-dev-server.ts';
+import { freePort } from '../../runtime/host-port.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 

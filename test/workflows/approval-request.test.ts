@@ -21,6 +21,7 @@ import { recordHistory } from '../helpers/record-history.ts';
 import { workerDataConverter } from '../../workers/create-workers.ts';
 import { startTestStack, waitForJob, workflowBundlePath, type TestStack } from '../helpers/stack.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
+import { executeUpdate } from '../helpers/update.ts';
 
 let stack: TestStack;
 let receiver: Receiver;
@@ -78,7 +79,7 @@ describe('approval.request', () => {
   it('approve: the update answers with the decision and the result matches', async () => {
     const { handle, workflowId } = await startApproval({ subject: 'Refund order 42', approvers: ['alice@example.com'] });
     const answer = decisionUpdateOutput.parse(
-      await handle.executeUpdate(names.approve, { args: [{ by: 'alice@example.com', comment: 'fine' }] }),
+      await executeUpdate(handle, names.approve, { by: 'alice@example.com', comment: 'fine' }),
     );
     expect(answer).toMatchObject({ decision: 'approved', decidedBy: 'alice@example.com' });
 
@@ -95,7 +96,7 @@ describe('approval.request', () => {
 
   it('reject: the result says who rejected and why', async () => {
     const { handle, workflowId } = await startApproval({ subject: 'Delete tenant data', details: 'All of it.' });
-    const answer = await handle.executeUpdate(names.reject, { args: [{ by: 'bob', comment: 'not yet' }] });
+    const answer = await executeUpdate(handle, names.reject, { by: 'bob', comment: 'not yet' });
     expect(answer).toMatchObject({ decision: 'rejected', decidedBy: 'bob' });
     expect(await handle.result()).toMatchObject({ decision: 'rejected', decidedBy: 'bob', comment: 'not yet' });
     await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'rejected');
@@ -108,8 +109,8 @@ describe('approval.request', () => {
     const taskQueue = stack.env.JOBPLANE_TASK_QUEUE_PREFIX + 'held';
     const { handle, workflowId } = await startApproval({ subject: 'Two deciders' }, taskQueue);
     const decisions = Promise.allSettled([
-      handle.executeUpdate(names.approve, { args: [{ by: 'carol' }] }),
-      handle.executeUpdate(names.reject, { args: [{ by: 'dave' }] }),
+      executeUpdate(handle, names.approve, { by: 'carol' }),
+      executeUpdate(handle, names.reject, { by: 'dave' }),
     ]);
     await new Promise((r) => setTimeout(r, 1000));
 
@@ -146,28 +147,28 @@ describe('approval.request', () => {
 
   it('a decision after the run closed is refused by the server (the run is complete)', async () => {
     const { handle } = await startApproval({ subject: 'Late decider' });
-    await handle.executeUpdate(names.approve, { args: [{ by: 'carol' }] });
+    await executeUpdate(handle, names.approve, { by: 'carol' });
     await handle.result();
-    await expect(handle.executeUpdate(names.reject, { args: [{ by: 'dave' }] })).rejects.toThrow(WorkflowNotFoundError);
+    await expect(executeUpdate(handle, names.reject, { by: 'dave' })).rejects.toThrow(WorkflowNotFoundError);
     expect(await handle.result()).toMatchObject({ decision: 'approved', decidedBy: 'carol' });
   });
 
   it('refuses invalid input and non-approvers without recording anything', async () => {
     const { handle, workflowId } = await startApproval({ subject: 'Strict inputs', approvers: ['erin', 'frank'] });
 
-    const empty = await refusal(handle.executeUpdate(names.approve, { args: [{ by: '' }] }));
+    const empty = await refusal(executeUpdate(handle, names.approve, { by: '' }));
     expect(empty.type).toBe(decisionFailureTypes.invalidInput);
     expect(empty.details?.[0]).toEqual([expect.objectContaining({ path: 'by' })]);
-    const extra = await refusal(handle.executeUpdate(names.approve, { args: [{ by: 'erin', extra: true }] }));
+    const extra = await refusal(executeUpdate(handle, names.approve, { by: 'erin', extra: true }));
     expect(extra.type).toBe(decisionFailureTypes.invalidInput);
-    const long = await refusal(handle.executeUpdate(names.reject, { args: [{ by: 'erin', comment: 'x'.repeat(2001) }] }));
+    const long = await refusal(executeUpdate(handle, names.reject, { by: 'erin', comment: 'x'.repeat(2001) }));
     expect(long.type).toBe(decisionFailureTypes.invalidInput);
-    const stranger = await refusal(handle.executeUpdate(names.approve, { args: [{ by: 'mallory' }] }));
+    const stranger = await refusal(executeUpdate(handle, names.approve, { by: 'mallory' }));
     expect(stranger.type).toBe(decisionFailureTypes.notAnApprover);
 
     expect((await status(handle)).state).toBe('pending');
     expect(await acceptedUpdates(handle)).toBe(0);
-    await handle.executeUpdate(names.approve, { args: [{ by: 'frank' }] });
+    await executeUpdate(handle, names.approve, { by: 'frank' });
     expect(await handle.result()).toMatchObject({ decision: 'approved', decidedBy: 'frank' });
     expect(await acceptedUpdates(handle)).toBe(1);
     await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'invalid-decisions-refused');
@@ -193,7 +194,7 @@ describe('approval.request', () => {
     // Default expiry: 7 days from the start.
     expect(Date.parse(pending.expiresAt) - started).toBe(7 * 24 * 3600 * 1000);
 
-    await handle.executeUpdate(names.reject, { args: [{ by: 'gina' }] });
+    await executeUpdate(handle, names.reject, { by: 'gina' });
     await handle.result();
     expect(await status(handle)).toMatchObject({ state: 'rejected', decidedBy: 'gina' });
     expect((await status(handle)).comments).toHaveLength(2);
@@ -276,7 +277,7 @@ describe('approval.request reminders, escalation and expiry (short real timers)'
     // After the reminder, before the escalation: boss may not decide yet.
     await expect.poll(() => noticesFor(jobId), { timeout: 30_000 }).toContain('approval.reminder');
     if (!(await status(handle)).escalatedAt) {
-      const early = await refusal(handle.executeUpdate(names.approve, { args: [{ by: 'boss' }] }));
+      const early = await refusal(executeUpdate(handle, names.approve, { by: 'boss' }));
       expect(early.type).toBe(decisionFailureTypes.notAnApprover);
     }
     await expect.poll(() => noticesFor(jobId), { timeout: 30_000 }).toEqual(['approval.reminder', 'approval.escalation']);
@@ -284,14 +285,14 @@ describe('approval.request reminders, escalation and expiry (short real timers)'
     expect((await status(handle)).approvers).toEqual(['alice', 'boss']);
     const escalation = receiver.requests.map((r) => JSON.parse(r.body) as Record<string, unknown>).find((b) => b.jobId === jobId && b.event === 'approval.escalation');
     expect(escalation).toMatchObject({ subject: 'Wire 1M', approvers: ['alice'], escalatedTo: ['boss'] });
-    await handle.executeUpdate(names.approve, { args: [{ by: 'boss' }] });
+    await executeUpdate(handle, names.approve, { by: 'boss' });
     expect(await handle.result()).toMatchObject({ decision: 'approved', decidedBy: 'boss' });
     await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'escalated-then-approved');
   });
 
   it('reject before the reminder: nothing is sent', async () => {
     const { handle, workflowId } = await startApproval({ subject: 'Quick no', notify: { url: receiver.url }, remindAfterSeconds: 2, expiresInSeconds: 60 });
-    await handle.executeUpdate(names.reject, { args: [{ by: 'carl' }] });
+    await executeUpdate(handle, names.reject, { by: 'carl' });
     expect(await handle.result()).toMatchObject({ decision: 'rejected', decidedBy: 'carl' });
     expect(await childStarts(handle)).toEqual([]);
     await recordHistory(stack.temporal.address, workflowId, 'approval-request', 'rejected-before-reminder');

@@ -13,6 +13,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startGrpcProxy, type GrpcProxy } from '../helpers/grpc-proxy.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { createJob, expectProblem, problemType } from '../helpers/http.ts';
 
 let stack: TestStack;
 let proxy: GrpcProxy;
@@ -35,15 +36,7 @@ afterAll(async () => {
   await proxy?.close();
 });
 
-async function createApproval(subject: string): Promise<{ id: string; workflowId: string }> {
-  const created = await stack.api('/v1/jobs', {
-    method: 'POST',
-    role: 'submitter',
-    body: JSON.stringify({ type: 'approval.request', input: { subject, expiresInSeconds: 300 } }),
-  });
-  expect(created.status).toBe(201);
-  return (await created.json()) as { id: string; workflowId: string };
-}
+const createApproval = (subject: string) => createJob(stack, { type: 'approval.request', input: { subject, expiresInSeconds: 300 } });
 
 async function startApproval(subject: string): Promise<{ id: string; workflowId: string }> {
   const job = await createApproval(subject);
@@ -97,9 +90,7 @@ it('an approve refused every time answers 503 update-not-applied, changes nothin
   } finally {
     whileCompletionHeld = undefined;
   }
-  expect(refused.status).toBe(503);
-  expect(refused.headers.get('content-type')).toContain('application/problem+json');
-  expect(await refused.json()).toMatchObject({ type: 'https://jobplane.dev/problems/update-not-applied', status: 503 });
+  await expectProblem(refused, 503, 'update-not-applied');
 
   const status = (await (await stack.api(`/v1/jobs/${job.id}/queries/status`, { role: 'viewer' })).json()) as { result: { state: string } };
   expect(status.result.state).toBe('pending');
@@ -119,12 +110,12 @@ it('with no worker polling, a query and an approve answer 503 workers-unavailabl
   const job = await createApproval('Approve while nobody works');
   const asked = await stack.api(`/v1/jobs/${job.id}/queries/status`, { role: 'viewer' });
   expect(asked.status).toBe(503);
-  expect(await asked.json()).toMatchObject({ type: 'https://jobplane.dev/problems/workers-unavailable' });
+  expect(await asked.json()).toMatchObject({ type: problemType('workers-unavailable') });
 
   const started = Date.now();
   const waited = await approve(job.id);
   expect(waited.status).toBe(503);
-  expect(await waited.json()).toMatchObject({ type: 'https://jobplane.dev/problems/workers-unavailable', detail: expect.stringContaining('may still apply') });
+  expect(await waited.json()).toMatchObject({ type: problemType('workers-unavailable'), detail: expect.stringContaining('may still apply') });
   expect(Date.now() - started).toBeGreaterThanOrEqual(6000);
   expect(Date.now() - started).toBeLessThan(20_000);
 

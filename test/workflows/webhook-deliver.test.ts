@@ -10,6 +10,8 @@ import { webhookAttempts } from '../../db/schema/index.ts';
 import { recordHistory } from '../helpers/record-history.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, testSigningSecret, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { createJob } from '../helpers/http.ts';
+import { waitAtMost } from '../helpers/poll.ts';
 
 let stack: TestStack;
 const receivers: Receiver[] = [];
@@ -29,11 +31,7 @@ async function receiver(answer: Parameters<typeof startReceiver>[0]): Promise<Re
   return r;
 }
 
-async function createWebhookJob(input: Record<string, unknown>): Promise<{ id: string; workflowId: string }> {
-  const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: JSON.stringify({ type: 'webhook.deliver', input }) });
-  expect(res.status).toBe(201);
-  return (await res.json()) as { id: string; workflowId: string };
-}
+const createWebhookJob = (input: Record<string, unknown>) => createJob(stack, { type: 'webhook.deliver', input });
 
 async function attemptsOf(jobId: string) {
   return await stack.db.select().from(webhookAttempts).where(eq(webhookAttempts.jobId, jobId)).orderBy(webhookAttempts.id);
@@ -117,13 +115,12 @@ describe('webhook.deliver', () => {
     const url = closed.url;
     await closed.close(); // nothing listens on this port any more
     const job = await createWebhookJob({ url, payload: {} });
-    const deadline = Date.now() + 15_000;
     let rows = await attemptsOf(job.id);
     // Wait for the second attempt to have finished too (it is `in_flight` while it runs).
-    while ((rows.length < 2 || rows[1]!.status === 'in_flight') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
+    await waitAtMost(async () => {
       rows = await attemptsOf(job.id);
-    }
+      return rows.length >= 2 && rows[1]!.status !== 'in_flight';
+    }, { timeout: 15_000, interval: 200 });
     expect(rows.slice(0, 2).map((a) => [a.attempt, a.status])).toEqual([
       [1, 'retrying'],
       [2, 'retrying'],

@@ -18,7 +18,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
 import { grpcCodeOf, grpcStatus } from '../../../runtime/grpc-status.ts';
-import { searchAttributes } from '../../../runtime/search-attributes.ts';
+import { searchAttributes } from '../../../contracts/search-attributes.ts';
 import { TemporalHealthProbe } from '../../../runtime/temporal-health.ts';
 import { REPO_ROOT } from '../tool-files.ts';
 import type { TemporalServerTools } from '../temporal-server-tools.ts';
@@ -236,7 +236,7 @@ const indexedValueTypes: Record<string, temporal.api.enums.v1.IndexedValueType> 
   KEYWORD_LIST: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 };
 
-/** Registers Jobplane's custom search attributes (runtime/search-attributes.ts) that the namespace lacks. */
+/** Registers Jobplane's custom search attributes (contracts/search-attributes.ts) that the namespace lacks. */
 async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   // A namespace just registered takes a moment to reach the frontend's cache.
   const deadline = Date.now() + 30_000;

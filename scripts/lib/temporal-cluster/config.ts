@@ -9,7 +9,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { freePort } from '../temporal-dev-server.ts';
+import { freePort } from '../../../runtime/host-port.ts';
 
 /** The four services of the server binary, in the order they are started. */
 export const clusterServices = ['history', 'matching', 'frontend', 'worker'] as const;

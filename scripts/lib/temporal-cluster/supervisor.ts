@@ -117,6 +117,10 @@ export function supervise(opts: SupervisedOptions): Supervised {
         clearTimeout(killer);
       }
       rmSync(pidFile, { force: true });
+      // 'exit' can come before the child's pipes have drained: unpipe first, or their last chunk is written after
+      // end() and the stream's 'write after end' error takes the whole launcher down mid-shutdown.
+      proc?.stdout?.unpipe(logFile);
+      proc?.stderr?.unpipe(logFile);
       await new Promise<void>((resolve) => logFile.end(() => resolve()));
     },
     start() {

@@ -1,0 +1,88 @@
+/**
+ * Reading closed job runs from Temporal visibility, one page per call, on
+ * the watcher's own budget. Visibility is rate-limited per namespace (about
+ * 10 calls/s per frontend on a real cluster, shared with the API and the Web
+ * UI) and the SDK's default connection retries a throttled call silently, so
+ * the watcher lists on a connection that never retries RESOURCE_EXHAUSTED:
+ * the watcher sees the refusal, logs it and backs off (watcher.ts).
+ */
+import { Client } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import type { temporal } from '@temporalio/proto';
+import { catalogTaskQueues } from '../../contracts/index.ts';
+import type { Config } from '../../runtime/config.ts';
+import { connectWithoutThrottleRetries, taskQueueName } from '../../runtime/temporal.ts';
+
+/** A run that closed, as visibility lists it. */
+export interface ClosedRun {
+  workflowId: string;
+  runId: string;
+  /** The SDK's status name: `COMPLETED`, `FAILED`, `CANCELLED`, `TERMINATED`, `TIMED_OUT`, `CONTINUED_AS_NEW`. */
+  executionStatus: string;
+  closedAt: Date;
+}
+
+const statusEnum = proto.temporal.api.enums.v1.WorkflowExecutionStatus;
+const statusPrefix = 'WORKFLOW_EXECUTION_STATUS_';
+
+/** Proto enum → the SDK's name (the proto spells `CANCELED`, the SDK `CANCELLED`). */
+function statusName(status: temporal.api.enums.v1.WorkflowExecutionStatus | null | undefined): string {
+  const name = (statusEnum[status ?? 0] ?? 'UNSPECIFIED').replace(statusPrefix, '');
+  return name === 'CANCELED' ? 'CANCELLED' : name;
+}
+
+/** A protobuf Timestamp (`seconds` may be a Long) in milliseconds. */
+function timestampMs(ts: { seconds?: number | { toNumber(): number } | null; nanos?: number | null } | null | undefined): number | undefined {
+  if (!ts?.seconds) return undefined;
+  const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
+  return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+}
+
+/**
+ * The visibility query of runs that closed in `(from, to]` on this
+ * environment's job queues: scoped by task queue, so environments and test
+ * stacks sharing a namespace (JOBPLANE_TASK_QUEUE_PREFIX) each see their own.
+ */
+export function closedRunsQuery(config: Pick<Config, 'taskQueuePrefix'>, from: Date, to: Date): string {
+  const queues = catalogTaskQueues.map((q) => `'${taskQueueName(config, q)}'`).join(', ');
+  return `ExecutionStatus != 'Running' AND CloseTime > '${from.toISOString()}' AND CloseTime <= '${to.toISOString()}' AND TaskQueue IN (${queues})`;
+}
+
+export interface ClosedRunsPage {
+  runs: ClosedRun[];
+  /** Empty when this was the last page. */
+  nextPageToken: Uint8Array;
+}
+
+/** One visibility call: a page of the runs `query` lists. */
+export async function listClosedRunsPage(
+  client: Client,
+  query: string,
+  opts: { pageSize: number; nextPageToken?: Uint8Array | undefined; timeoutMs: number },
+): Promise<ClosedRunsPage> {
+  const res = await client.withDeadline(Date.now() + opts.timeoutMs, () =>
+    client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query,
+      pageSize: opts.pageSize,
+      ...(opts.nextPageToken?.length ? { nextPageToken: opts.nextPageToken } : {}),
+    }),
+  );
+  const runs: ClosedRun[] = [];
+  for (const e of res.executions ?? []) {
+    const closedAt = timestampMs(e.closeTime);
+    if (!e.execution?.workflowId || !e.execution.runId || closedAt === undefined) continue;
+    runs.push({ workflowId: e.execution.workflowId, runId: e.execution.runId, executionStatus: statusName(e.status), closedAt: new Date(closedAt) });
+  }
+  return { runs, nextPageToken: res.nextPageToken ?? new Uint8Array() };
+}
+
+/**
+ * A client for the watcher's list calls: it retries an unavailable frontend
+ * briefly, never a throttled call. The caller closes `client.connection`.
+ */
+export async function connectListingClient(config: Config): Promise<Client> {
+  const connection = await connectWithoutThrottleRetries(config);
+  // Listing decodes no payloads: no data converter needed.
+  return new Client({ connection, namespace: config.temporalNamespace });
+}
