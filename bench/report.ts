@@ -10,6 +10,7 @@ import type { FanoutPhase, W4Result } from './w4-fanout.ts';
 import type { W5Result } from './w5-documents.ts';
 import type { W6Result } from './w6-isolation.ts';
 import type { W7Result } from './w7-worker-cpu.ts';
+import type { W8Result } from './w8-outbox.ts';
 
 export interface BenchResults {
   startedAt: string;
@@ -24,6 +25,7 @@ export interface BenchResults {
   w5?: W5Result;
   w6?: W6Result;
   w7?: W7Result;
+  w8?: W8Result;
 }
 
 export const resultsDir = path.join(import.meta.dirname, 'results');
@@ -63,7 +65,7 @@ const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p9
 
 export function formatResults(r: BenchResults): string {
   const m = r.machine;
-  const { w1, w2, w3, w4, w5, w6, w7 } = r;
+  const { w1, w2, w3, w4, w5, w6, w7, w8 } = r;
   const sections: string[][] = [];
   if (w1) {
     sections.push([
@@ -182,6 +184,18 @@ export function formatResults(r: BenchResults): string {
         ['job type', 'jobs', 'worker CPU ms/job', 'Temporal CPU ms/job', 'jobs/s'],
         ...w7.rows.map((x) => [x.jobType, String(x.jobs), x.workerCpuMsPerJob.toFixed(1), x.temporalCpuMsPerJob.toFixed(1), x.jobsPerSec.toFixed(1)]),
       ]),
+    ]);
+  }
+  if (w8) {
+    sections.push([
+      `W8 commit-to-start (${w8.settings.n} jobs per path, ${w8.settings.ratePerSecond} commits/s interleaved; ms from the service's COMMIT to the workflow's start)`,
+      table([
+        ['path', 'p50', 'p99', 'mean', 'n'],
+        latencyRow('outbox (enqueueJob in the transaction, relay creates)', w8.outbox),
+        latencyRow('direct (commit, then POST /v1/jobs)', w8.direct),
+        latencyRow('outbox: commit → row relayed', w8.outboxRelayed),
+      ]),
+      `ratio outbox/direct: p50 ${w8.ratio.p50.toFixed(2)}x, p99 ${w8.ratio.p99.toFixed(2)}x`,
     ]);
   }
   return [
