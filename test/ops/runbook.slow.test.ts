@@ -24,6 +24,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { eq, inArray } from 'drizzle-orm';
+import postgres from 'postgres';
+import { ensureOutboxTable } from '../../client/outbox/index.ts';
 import { createApiKey, createTenant } from '../../api/tenants/service.ts';
 import { documents, jobs } from '../../db/schema/index.ts';
 import { ensureTool } from '../../scripts/lib/cli-tools.ts';
@@ -101,6 +103,7 @@ const stateOf: Record<string, State> = {
   'tctl-poison-terminate': 'activity-retrying',
   audit: 'none',
   'job-events-watcher': 'none',
+  'outbox-rows': 'none',
   'document-diagnose': 'document-failed',
   'document-derived-rows': 'document-failed',
   'document-retry': 'document-failed',
@@ -217,8 +220,14 @@ beforeAll(async () => {
   batchTenant.operator = (await createApiKey(stack.db, t.id, { name: 'batch operator', role: 'operator' })).key;
   batchTenant.submitter = (await createApiKey(stack.db, t.id, { name: 'batch submitter', role: 'submitter' })).key;
 
+  // Section 10's queries read a product service's outbox: here the stack's own database holds one.
+  const serviceDb = postgres(stack.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  await ensureOutboxTable(serviceDb);
+  await serviceDb.end();
+
   const prefix = stack.env.JOBPLANE_TASK_QUEUE_PREFIX!;
   const common = {
+    OUTBOX_DATABASE_URL: stack.env.DATABASE_URL!,
     TEMPORAL_ADDRESS: stack.temporal.address,
     TEMPORAL_NAMESPACE: stack.config.temporalNamespace,
     JOBPLANE_API_URL: stack.apiUrl,
