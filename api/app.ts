@@ -20,6 +20,7 @@ import { httpTracing } from './http/tracing.ts';
 import { inspectJson, textProblem } from './http/json-guard.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { authenticate, type AuthEnv } from './http/auth.ts';
+import { refusalAuditEntry, ScopeRefusal } from './http/key-scope.ts';
 import { tenantGate } from './limits/tenant-gate.ts';
 import { mountDocs } from './http/docs.ts';
 import { createApiMetrics, httpMetrics, type ApiMetrics } from './http/metrics.ts';
@@ -153,7 +154,12 @@ function exceptStreamedUploads(mw: ReturnType<typeof createMiddleware>) {
 
 /**
  * Failed and refused changes are audited too (successes are written by the
- * handlers, in their transactions) — but not refusals for load (429) or
+ * handlers, in their transactions). A refusal by a key's scope is audited
+ * whatever the method, reads included (a scoped key probing ids is worth
+ * seeing), as one `scope.refused` row written before the response: the
+ * tenant gate (in-flight cap and queue) runs before it, so a flood of
+ * refusals writes at most as fast as the tenant's requests are admitted.
+ * Not audited: refusals for load (429) or
  * for a dependency being away (503): they change nothing and are not a
  * decision about the caller, and a durable row for each would turn a flood
  * into a write per request. Those are counted instead
@@ -163,6 +169,11 @@ function auditFailures(db: Db, log: Logger, metrics: ApiMetrics) {
   return createMiddleware<AuthEnv>(async (c, next) => {
     await next();
     const caller = c.get('caller');
+    if (caller?.kind === 'tenant' && c.error instanceof ScopeRefusal) {
+      const entry = refusalAuditEntry(caller, c.error, { method: c.req.method, route: c.req.routePath, path: c.req.path, requestId: c.get('requestId'), status: c.res.status });
+      await recordAudit(db, entry, 'denied').catch((err) => log.error({ err }, 'could not write the audit record of a scope refusal'));
+      return;
+    }
     if (c.req.method === 'GET' || c.res.status < 400 || !caller) return;
     if (c.res.status === 429 || c.res.status === 503) {
       metrics.refused.inc({ tenant: caller.kind === 'tenant' ? caller.tenantId : 'platform', status: String(c.res.status) });

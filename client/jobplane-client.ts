@@ -447,7 +447,11 @@ export class JobplaneClient {
     return (await this.#call<{ items: Tenant[] }>({ method: 'GET', path: '/v1/tenants' })).items;
   }
 
-  /** `POST /v1/tenants/{tenantId}/api-keys` (platform key or the tenant's admin). The secret `key` is returned only here. */
+  /**
+   * `POST /v1/tenants/{tenantId}/api-keys` (platform key or the tenant's unscoped admin). The secret `key` is returned only here.
+   * Give `scope` (`{ jobTypes?, labels?, actions? }`) to confine the key on top of its role; an unknown
+   * type or an action beyond the role is a 400 `validation-error` naming the field (`scope.jobTypes.0`).
+   */
   createApiKey(tenantId: string, key: Omit<NewApiKey, 'expiresAt'> & { expiresAt?: string | Date }): Promise<CreatedApiKey> {
     const expiresAt = key.expiresAt instanceof Date ? key.expiresAt.toISOString() : key.expiresAt;
     return this.#call({ method: 'POST', path: `/v1/tenants/${seg(tenantId)}/api-keys`, body: { ...key, expiresAt } });

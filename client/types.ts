@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import type { PublicJobCatalog } from '../contracts/index.ts';
 import type { Problem as ProblemSchema } from '../api/http/schemas.ts';
-import type { ApiKey as ApiKeySchema, ApiKeyRole as ApiKeyRoleSchema, AuditEvent as AuditEventSchema, AuditList as AuditListSchema, AuditQuery, CreateApiKeyBody, CreatedApiKey as CreatedApiKeySchema, Tenant as TenantSchema } from '../api/tenants/schemas.ts';
+import type { ApiKey as ApiKeySchema, ApiKeyRole as ApiKeyRoleSchema, ApiKeyScope as ApiKeyScopeSchema, AuditEvent as AuditEventSchema, AuditList as AuditListSchema, AuditQuery, CreateApiKeyBody, CreatedApiKey as CreatedApiKeySchema, Tenant as TenantSchema } from '../api/tenants/schemas.ts';
 import type { CreateJobBody, Job as JobSchema, JobList as JobListSchema, JobStatus as JobStatusSchema, JobType as JobTypeSchema, ListJobsQuery } from '../api/jobs/schemas.ts';
 import type { CreateScheduleBody, ListSchedulesQuery, Schedule as ScheduleSchema } from '../api/schedules/schemas.ts';
 import type { DocumentList as DocumentListSchema, DocumentStatus as DocumentStatusSchema, DocumentView as DocumentViewSchema, ListDocumentsQuery, SearchQuery, SearchResults as SearchResultsSchema, UploadedDocument as UploadedDocumentSchema } from '../api/documents/schemas.ts';
@@ -22,6 +22,14 @@ export type ApiKey = z.infer<typeof ApiKeySchema>;
 export type ApiKeyRole = z.infer<typeof ApiKeyRoleSchema>;
 export type CreatedApiKey = z.infer<typeof CreatedApiKeySchema>;
 export type NewApiKey = z.input<typeof CreateApiKeyBody>;
+/**
+ * A key's scope: the job types, labels and actions it is confined to on top
+ * of its role (docs/API.md, "Scoped keys"). Jobs outside it answer 404 like
+ * unknown ids; actions and tenant-wide routes outside it answer 403 `scope-forbidden`.
+ */
+export type ApiKeyScope = z.infer<typeof ApiKeyScopeSchema>;
+/** One action a scope may list (`read`, `create`, `signal`, …). */
+export type ApiKeyScopeAction = NonNullable<ApiKeyScope['actions']>[number];
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
 export type AuditList = z.infer<typeof AuditListSchema>;
 /** RFC 9457 body of every error response. */

@@ -20,7 +20,9 @@ import type { Db } from '../../db/client.ts';
 import { CodecError, platformScope, type EncryptionCodec } from '../../runtime/codec.ts';
 import type { Config } from '../../runtime/config.ts';
 import { hashSecret } from '../http/api-keys.ts';
+import { recordAudit } from '../../db/audit.ts';
 import { callerForKey, requireRole, type Caller } from '../http/auth.ts';
+import { refusalAuditEntry, ScopeRefusal } from '../http/key-scope.ts';
 import { fieldErrors, problemBody, ProblemError } from '../http/problems.ts';
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
@@ -44,7 +46,15 @@ export interface CodecDeps {
   codec: EncryptionCodec;
 }
 
+/**
+ * The codec has no tenant gate in front of it (it is outside `/v1`), so a
+ * scoped key's refusals here are audited at most once a minute per key: a
+ * Web UI retrying in a loop must not become a write per request.
+ */
+const codecRefusalAuditEveryMs = 60_000;
+
 export function codecRoutes(deps: CodecDeps) {
+  const refusalsAudited = new Map<string, number>();
   const platformHash = deps.config.platformKey ? hashSecret(deps.config.platformKey) : undefined;
   const ui = new URL(deps.config.temporalUiUrl);
   // localhost and 127.0.0.1 are the same UI to a person, not to a browser's CORS check.
@@ -58,6 +68,18 @@ export function codecRoutes(deps: CodecDeps) {
     if (!caller) throw new ProblemError('unauthenticated', 'the codec needs a tenant API key (Authorization: Bearer, or /codec/k/<key>)');
     // The platform key may see platform-scoped payloads only, never a tenant's.
     if (caller.kind === 'platform') return platformScope;
+    // A payload does not say which job it belongs to: a scoped key cannot be confined here, so it is refused (and audited).
+    if (caller.scope) {
+      const refusal = new ScopeRefusal('scope-forbidden', 'a scoped key cannot use the codec endpoint: payloads do not say which job they belong to', { reason: 'codec endpoint' });
+      const last = refusalsAudited.get(caller.keyId) ?? 0;
+      if (Date.now() - last >= codecRefusalAuditEveryMs) {
+        refusalsAudited.set(caller.keyId, Date.now());
+        // The route pattern, never the path: `/codec/k/<key>/…` carries the key itself.
+        const entry = refusalAuditEntry(caller, refusal, { method: c.req.method, route: c.req.routePath, path: c.req.routePath, requestId: null, status: refusal.status });
+        await recordAudit(deps.db, entry, 'denied');
+      }
+      throw refusal;
+    }
     return caller.role === 'codec' ? caller.tenantId : requireRole(caller, 'viewer').tenantId;
   }
 

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import { documentContentTypes } from '../../contracts/index.ts';
-import { requireRole } from '../http/auth.ts';
+import { authorize, requireDocumentScope } from '../http/key-scope.ts';
 import {
   DocumentIdParam,
   DocumentList,
@@ -117,7 +117,8 @@ export function documentRoutes(deps: DocumentServiceDeps) {
   const router = newRouter();
   router.openAPIRegistry.registerPath(upload);
   router.post('/', async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'create');
+    requireDocumentScope(caller);
     // The token is spent before a byte is read: a client over its rate is refused cheaply.
     await enforceCreateLimits(deps, caller);
     const staged = await stageUpload(c.req.raw, { maxBytes: deps.config.documentMaxBytes, stagingDir: deps.blobs.stagingDir });
@@ -137,20 +138,24 @@ export function documentRoutes(deps: DocumentServiceDeps) {
     return c.json(out, created ? 202 : 200);
   });
   router.openapi(list, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
+    requireDocumentScope(caller);
     return c.json(await listDocuments(deps, caller, c.req.valid('query')), 200);
   });
   router.openapi(search, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
+    requireDocumentScope(caller);
     return c.json(await searchDocuments(deps, caller, c.req.valid('query')), 200);
   });
   router.openapi(get, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
+    requireDocumentScope(caller);
     const row = await findDocument(deps.db, caller, c.req.valid('param').id);
     return c.json(await documentView(deps, row), 200);
   });
   router.openapi(content, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
+    requireDocumentScope(caller);
     const row = await findDocument(deps.db, caller, c.req.valid('param').id);
     const stream = row.status !== 'deleted' && row.blobKey ? await deps.blobs.get(row.blobKey) : undefined;
     if (!stream) throw new ProblemError('not-found', row.status === 'deleted' ? `document ${row.id} is deleted` : `the bytes of document ${row.id} are not stored`);
@@ -169,13 +174,15 @@ export function documentRoutes(deps: DocumentServiceDeps) {
     }) as never;
   });
   router.openapi(remove, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'document-delete');
+    requireDocumentScope(caller);
     const row = await findDocument(deps.db, caller, c.req.valid('param').id);
     await deleteDocument(deps, caller, row, c.get('requestId'));
     return c.body(null, 204);
   });
   router.openapi(legalHold, async (c) => {
-    const caller = requireRole(c.get('caller'), 'operator');
+    const caller = authorize(c.get('caller'), 'operator', 'legal-hold');
+    requireDocumentScope(caller);
     const row = await findDocument(deps.db, caller, c.req.valid('param').id);
     const updated = await setLegalHold(deps, caller, row, c.req.valid('json').hold, c.get('requestId'));
     return c.json(await documentView(deps, updated), 200);

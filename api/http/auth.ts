@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { eq } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { apiKeys, tenants, type ApiKeyRole } from '../../db/schema/index.ts';
+import { apiKeys, tenants, type ApiKeyRole, type ApiKeyScope } from '../../db/schema/index.ts';
 import { hashSecret, parseApiKey, roleAllows, secretMatches } from './api-keys.ts';
 import { ProblemError } from './problems.ts';
 import { phasesOf } from './server-timing.ts';
@@ -12,6 +12,11 @@ export interface TenantCaller {
   tenantId: string;
   keyId: string;
   role: ApiKeyRole;
+  /**
+   * What the key is confined to on top of its role (api/http/key-scope.ts
+   * enforces it); undefined: every job of the tenant, as far as the role goes.
+   */
+  scope?: ApiKeyScope;
   /** The tenant's quota overrides, read with the key in one query (null: the platform default). */
   quota?: TenantQuota;
 }
@@ -54,7 +59,8 @@ export async function callerForKey(db: Db, platformHash: string | undefined, pre
     : [];
   const key = row?.key;
   const usable = key && secretMatches(parsed!.secret, key.secretHash) && key.revokedAt === null && (key.expiresAt === null || key.expiresAt.getTime() > Date.now());
-  return usable ? { kind: 'tenant', tenantId: key.tenantId, keyId: key.id, role: key.role, quota: row.quota } : undefined;
+  // The scope is a column of the key's row: no route pays a round trip for it.
+  return usable ? { kind: 'tenant', tenantId: key.tenantId, keyId: key.id, role: key.role, ...(key.scope ? { scope: key.scope } : {}), quota: row.quota } : undefined;
 }
 
 /**
@@ -90,6 +96,7 @@ export function requireRole(caller: Caller, needed: ApiKeyRole): TenantCaller {
 /**
  * For `/v1/tenants/{tenantId}/…`: the platform key, or an admin key of that
  * same tenant. Another tenant's key gets 404, exactly like an unknown tenant.
+ * (The routes also refuse scoped keys: api/http/key-scope.ts `requireUnscoped`.)
  */
 export function requireTenantAdmin(caller: Caller, tenantId: string): Caller {
   if (caller.kind === 'platform') return caller;

@@ -13,6 +13,7 @@ export const problems = {
   'job-type-internal': { status: 400, title: 'This job type is started by the platform, not through /v1/jobs' },
   unauthenticated: { status: 401, title: 'A valid API key is required' },
   forbidden: { status: 403, title: 'This key’s role does not allow this action' },
+  'scope-forbidden': { status: 403, title: 'This key’s scope does not allow this action or route' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'Method not allowed on this resource' },
   conflict: { status: 409, title: 'The resource already exists' },

@@ -5,7 +5,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { batchItemCatalog } from '../../contracts/index.ts';
-import { requireRole } from '../http/auth.ts';
+import { authorize, requireBatchInputScope } from '../http/key-scope.ts';
 import { batchInputFormat, createBatchInput, findBatchInput, listFailedItems } from './batch-inputs.ts';
 import { findJob, type JobServiceDeps } from './service.ts';
 import { createJobsBucket, takeToken, tenantLimits } from '../limits/tenant-limits.ts';
@@ -87,7 +87,8 @@ const failedItems = createRoute({
 export function batchInputRoutes(deps: JobServiceDeps) {
   const router = newRouter();
   router.openapi(create, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'create');
+    requireBatchInputScope(caller);
     const format = batchInputFormat(c.req.header('content-type'));
     // A list costs one create token, like a job: a client cannot flood Postgres with lists.
     const limits = await tenantLimits(deps.db, deps.config, caller.tenantId);
@@ -98,7 +99,8 @@ export function batchInputRoutes(deps: JobServiceDeps) {
     return c.json(stored, 201);
   });
   router.openapi(get, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
+    requireBatchInputScope(caller);
     return c.json(await findBatchInput(deps.db, caller, c.req.valid('param').id), 200);
   });
   return router;
@@ -107,7 +109,7 @@ export function batchInputRoutes(deps: JobServiceDeps) {
 export function batchJobRoutes(deps: JobServiceDeps) {
   const router = newRouter();
   router.openapi(failedItems, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     const { limit, cursor } = c.req.valid('query');
     return c.json(await listFailedItems(deps.db, row, cursor, limit), 200);

@@ -2,7 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { z as zod } from 'zod';
 import { jobCatalog, type JobContract } from '../../contracts/index.ts';
-import { requireRole } from '../http/auth.ts';
+import { authorize, visibleTypes } from '../http/key-scope.ts';
 import { bearer, newRouter } from '../http/openapi-app.ts';
 import { commonProblems } from '../http/schemas.ts';
 import { JobType } from './schemas.ts';
@@ -33,8 +33,8 @@ export function jobTypeRoutes() {
   const router = newRouter();
   const items = Object.values(jobCatalog).map(describeJobType);
   router.openapi(route, (c) => {
-    requireRole(c.get('caller'), 'viewer');
-    return c.json({ items }, 200);
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
+    return c.json({ items: visibleTypes(caller, items) }, 200);
   });
   return router;
 }

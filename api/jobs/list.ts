@@ -10,6 +10,7 @@ import type { Db } from '../../db/client.ts';
 import { jobs } from '../../db/schema/index.ts';
 import type { Config } from '../../runtime/config.ts';
 import type { TenantCaller } from '../http/auth.ts';
+import { jobScopeConditions } from '../http/key-scope.ts';
 import { jobIdPattern } from '../../contracts/ids.ts';
 import { baseView, withExecution, type JobStatus, type JobView } from './view.ts';
 import { ProblemError } from '../http/problems.ts';
@@ -49,7 +50,8 @@ export async function listJobs(
   filter: ListJobsFilter,
 ): Promise<{ items: JobView[]; nextCursor: string | null }> {
   // Claims whose workflow has not started are not jobs yet (see createJob).
-  const conditions: SQL[] = [eq(jobs.tenantId, caller.tenantId), isNotNull(jobs.firstRunId)];
+  // A scoped key lists only the jobs it may see, filtered in SQL so keyset pages stay full and stable.
+  const conditions: SQL[] = [eq(jobs.tenantId, caller.tenantId), isNotNull(jobs.firstRunId), ...jobScopeConditions(caller)];
   if (filter.type) conditions.push(eq(jobs.type, filter.type));
   if (filter.label) conditions.push(arrayContains(jobs.labels, [filter.label]));
   if (filter.createdAfter) conditions.push(gt(jobs.createdAt, new Date(filter.createdAfter)));

@@ -1,6 +1,6 @@
 /** `/v1/jobs`: create, list, read, wait for the result, message, cancel. */
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireRole } from '../http/auth.ts';
+import { authorize } from '../http/key-scope.ts';
 import { listJobs } from './list.ts';
 import { queryJob, signalJob, updateJob } from './messages.ts';
 import { cancelJob, createJob, findJob, type JobServiceDeps } from './service.ts';
@@ -120,7 +120,7 @@ const query = createRoute({
 export function jobRoutes(deps: JobServiceDeps & { onJobCreated?: (type: string, tenantId: string) => void }) {
   const router = newRouter();
   router.openapi(create, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'create');
     const body = c.req.valid('json');
     const { row, created, startAt } = await createJob(deps, caller, body, c.req.valid('header')['idempotency-key'], c.get('requestId'), { time: phasesOf(c) });
     if (created) deps.onJobCreated?.(row.type, row.tenantId);
@@ -129,40 +129,40 @@ export function jobRoutes(deps: JobServiceDeps & { onJobCreated?: (type: string,
     return c.json(view, created ? 201 : 200);
   });
   router.openapi(list, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
     return c.json(await listJobs(deps, caller, c.req.valid('query')), 200);
   });
   router.openapi(get, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     return c.json(await describeJob(deps.client, deps.config, row), 200);
   });
   router.openapi(result, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     const view = await waitForJob(deps, row, c.req.valid('query').waitSeconds, c.req.raw.signal);
     return c.json(view, view.finishedAt ? 200 : 202);
   });
   router.openapi(cancel, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'cancel');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     await cancelJob(deps, caller, row, c.get('requestId'));
     return c.json(await describeJob(deps.client, deps.config, row), 202);
   });
   router.openapi(signal, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'signal');
     const { id, name } = c.req.valid('param');
     await signalJob(deps, caller, await findJob(deps.db, caller, id), name, c.req.valid('json'), c.get('requestId'));
     return c.json({ accepted: true as const }, 202);
   });
   router.openapi(update, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'update');
     const { id, name } = c.req.valid('param');
     const out = await updateJob(deps, caller, await findJob(deps.db, caller, id), name, c.req.valid('json'), c.get('requestId'));
     return c.json({ result: out }, 200);
   });
   router.openapi(query, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
     const { id, name } = c.req.valid('param');
     return c.json({ result: await queryJob(deps, await findJob(deps.db, caller, id), name) }, 200);
   });

@@ -17,6 +17,7 @@ import { holdDedupeKey, releaseDedupeKey, repointDedupeKey, startedHolder } from
 import { untimed, type TimePhase } from '../http/server-timing.ts';
 import type { TemporalHealthProbe } from '../../runtime/temporal-health.ts';
 import type { TenantCaller } from '../http/auth.ts';
+import { assertCreateInScope, assertJobVisible } from '../http/key-scope.ts';
 import { checkBatchItemsRef } from './batch-inputs.ts';
 import { jobIdPattern } from '../../contracts/ids.ts';
 import { newJobId } from '../../runtime/ids.ts';
@@ -109,6 +110,8 @@ export async function createJob(
   opts: CreateJobOptions = {},
 ): Promise<CreatedJob> {
   const contract = opts.allowInternal ? contractFor(req.type) : publicContractFor(req.type);
+  // A scoped key creates only what it may see: refused (403) before anything is written or spent.
+  assertCreateInScope(caller, req.type, req.labels);
   const parsed = contract.input.safeParse(req.input);
   if (!parsed.success) {
     throw new ProblemError('validation-error', `input does not match the ${req.type} schema`, {
@@ -248,14 +251,17 @@ function assertSameRequest(existing: JobRow, idempotencyKey: string, requestHash
 }
 
 /**
- * The caller's job, or 404 — also for a malformed id, another tenant's job
- * and a claim whose workflow never started (not a job yet), so ids cannot be probed.
+ * The caller's job, or 404 — also for a malformed id, another tenant's job,
+ * a claim whose workflow never started (not a job yet) and a job outside the
+ * key's scope (the same body; audited as `scope.refused`), so ids cannot be probed.
+ * Every per-job route finds its job here, so every one enforces the scope.
  */
 export async function findJob(db: Db, caller: TenantCaller, jobId: string): Promise<JobRow> {
   const [row] = jobIdPattern.test(jobId)
     ? await db.select().from(jobs).where(and(eq(jobs.id, jobId), eq(jobs.tenantId, caller.tenantId), isNotNull(jobs.firstRunId)))
     : [];
   if (!row) throw new ProblemError('not-found', `no job ${jobId}`);
+  assertJobVisible(caller, row);
   return row;
 }
 

@@ -4,7 +4,7 @@
  * job answers 404 like an unknown id.
  */
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireRole } from '../http/auth.ts';
+import { authorize } from '../http/key-scope.ts';
 import { findJob } from '../jobs/service.ts';
 import { justStartedJob, describeJob } from '../jobs/view.ts';
 import { body, json, bearer, newRouter } from '../http/openapi-app.ts';
@@ -74,23 +74,23 @@ const retry = createRoute({
 export function jobOpsRoutes(deps: OpsServiceDeps) {
   const router = newRouter();
   router.openapi(diagnosis, async (c) => {
-    const caller = requireRole(c.get('caller'), 'operator');
+    const caller = authorize(c.get('caller'), 'operator', 'read');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     const q = c.req.valid('query');
     return c.json(await diagnoseJob(deps, row, { minAttempts: q.minAttempts, olderThanMs: parseDurationSeconds(q.olderThan)! * 1000 }), 200);
   });
   router.openapi(reset, async (c) => {
-    const caller = requireRole(c.get('caller'), 'operator');
+    const caller = authorize(c.get('caller'), 'operator', 'reset');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     return c.json(await resetJob(deps, caller, row, c.req.valid('json'), c.get('requestId')), 202);
   });
   router.openapi(terminate, async (c) => {
-    const caller = requireRole(c.get('caller'), 'operator');
+    const caller = authorize(c.get('caller'), 'operator', 'terminate');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     return c.json(await terminateJob(deps, caller, row, c.req.valid('json').reason, c.get('requestId')), 202);
   });
   router.openapi(retry, async (c) => {
-    const caller = requireRole(c.get('caller'), 'operator');
+    const caller = authorize(c.get('caller'), 'operator', 'retry');
     const row = await findJob(deps.db, caller, c.req.valid('param').id);
     const { row: created, created: isNew, startAt } = await retryJob(deps, caller, row, c.req.valid('header')['idempotency-key'], c.get('requestId'));
     const view = isNew ? justStartedJob(deps.config, created, startAt) : await describeJob(deps.client, deps.config, created);

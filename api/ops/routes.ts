@@ -1,6 +1,7 @@
 /** `/v1/ops`: on-call views and batch actions over the caller's tenant (operator role). */
 import { createRoute } from '@hono/zod-openapi';
 import { requireRole } from '../http/auth.ts';
+import { requireUnscoped } from '../http/key-scope.ts';
 import { json, bearer, newRouter } from '../http/openapi-app.ts';
 import { findStuck } from './diagnosis.ts';
 import { Batch, BatchIdParam, BatchStarted, ResetBatchBody, StuckList, StuckQuery } from './schemas.ts';
@@ -48,16 +49,19 @@ export function opsRoutes(deps: OpsServiceDeps) {
   const router = newRouter();
   router.openapi(stuck, async (c) => {
     const caller = requireRole(c.get('caller'), 'operator');
+    requireUnscoped(caller, 'tenant-wide ops views and batch resets');
     return c.json(await findStuck(deps, caller.tenantId, c.req.valid('query')), 200);
   });
   router.openapi(resetBatch, async (c) => {
     const caller = requireRole(c.get('caller'), 'operator');
+    requireUnscoped(caller, 'tenant-wide ops views and batch resets');
     const started = await startResetBatch(deps, caller, c.req.valid('json'), c.get('requestId'));
     c.header('location', started.links.self);
     return c.json(started, 202);
   });
   router.openapi(batch, async (c) => {
     const caller = requireRole(c.get('caller'), 'operator');
+    requireUnscoped(caller, 'tenant-wide ops views and batch resets');
     return c.json(await describeBatch(deps, caller, c.req.valid('param').batchJobId), 200);
   });
   return router;

@@ -6,6 +6,7 @@ import type { Config } from '../../runtime/config.ts';
 import { recommendedReplicas, taskQueueStats } from '../../runtime/task-queue-stats.ts';
 import { taskQueueName } from '../../runtime/temporal.ts';
 import { requireRole } from '../http/auth.ts';
+import { requireUnscoped } from '../http/key-scope.ts';
 import { bearer, newRouter } from '../http/openapi-app.ts';
 import { commonProblems } from '../http/schemas.ts';
 
@@ -45,6 +46,8 @@ export function taskQueueRoutes(deps: { client: Client; config: Config }) {
     const caller = c.get('caller');
     // Queues are shared by all tenants: the platform key and tenant operators may read their load.
     if (caller.kind !== 'platform') requireRole(caller, 'operator');
+    // Shared by every tenant's jobs of every type: no scope can confine them.
+    requireUnscoped(caller, 'task queues');
     const items = await Promise.all(
       catalogTaskQueues.map(async (queue) => {
         const taskQueue = taskQueueName(deps.config, queue);

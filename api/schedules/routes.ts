@@ -1,6 +1,6 @@
 /** `/v1/schedules`: run a job type on a timetable (Temporal Schedules), per tenant. */
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireRole } from '../http/auth.ts';
+import { authorize } from '../http/key-scope.ts';
 import type { JobServiceDeps } from '../jobs/service.ts';
 import { json, bearer, newRouter } from '../http/openapi-app.ts';
 import { CreateScheduleBody, ListSchedulesQuery, Schedule, ScheduleIdParam, ScheduleList, ScheduleNoteBody } from './schemas.ts';
@@ -98,34 +98,34 @@ const remove = createRoute({
 export function scheduleRoutes(deps: JobServiceDeps) {
   const router = newRouter();
   router.openapi(create, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'schedule');
     const key = c.req.valid('header')['idempotency-key'];
     const { view, created } = await createSchedule(deps, caller, c.req.valid('json'), key, c.get('requestId'));
     c.header('location', view.links.self);
     return c.json(view, created ? 201 : 200);
   });
   router.openapi(list, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
     return c.json({ items: await listSchedules(deps, caller, c.req.valid('query')) }, 200);
   });
   router.openapi(get, async (c) => {
-    const caller = requireRole(c.get('caller'), 'viewer');
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
     return c.json(await getSchedule(deps, caller, c.req.valid('param').id), 200);
   });
   router.openapi(pause, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'schedule');
     return c.json(await commandSchedule(deps, caller, c.req.valid('param').id, 'pause', c.req.valid('json').note, c.get('requestId')), 200);
   });
   router.openapi(unpause, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'schedule');
     return c.json(await commandSchedule(deps, caller, c.req.valid('param').id, 'unpause', c.req.valid('json').note, c.get('requestId')), 200);
   });
   router.openapi(trigger, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'schedule');
     return c.json(await commandSchedule(deps, caller, c.req.valid('param').id, 'trigger', undefined, c.get('requestId')), 202);
   });
   router.openapi(remove, async (c) => {
-    const caller = requireRole(c.get('caller'), 'submitter');
+    const caller = authorize(c.get('caller'), 'submitter', 'schedule');
     await deleteSchedule(deps, caller, c.req.valid('param').id, c.get('requestId'));
     return c.body(null, 204);
   });

@@ -21,6 +21,7 @@ import { searchAttributes } from '../../contracts/search-attributes.ts';
 import { temporalScheduleIdFor } from '../../contracts/workflow-ids.ts';
 import { taskQueueName, webUiLink } from '../../runtime/temporal.ts';
 import type { TenantCaller } from '../http/auth.ts';
+import { assertCreateInScope, assertScheduleVisible, outsideScope } from '../http/key-scope.ts';
 import { canonicalJson, sha256Hex } from '../../runtime/canonical-json.ts';
 import { keyedId, newId } from '../../runtime/ids.ts';
 import { scheduleIdPattern } from '../../contracts/ids.ts';
@@ -78,7 +79,10 @@ function scheduleIdFor(tenantId: string, idempotencyKey: string | undefined): st
   return idempotencyKey ? keyedId('schedule', `${tenantId}\n${idempotencyKey}`) : newId('schedule');
 }
 
-/** The caller's schedule description, or 404 — also for a malformed id and another tenant's schedule. */
+/**
+ * The caller's schedule description, or 404 — also for a malformed id, another
+ * tenant's schedule and one whose jobs (type, labels) are outside the key's scope.
+ */
 async function describeOwn(deps: JobServiceDeps, caller: TenantCaller, scheduleId: string): Promise<ScheduleDescription & { memo: { jobplane: ScheduleMemo } }> {
   const notFound = new ProblemError('not-found', `no schedule ${scheduleId}`);
   if (!scheduleIdPattern.test(scheduleId)) throw notFound;
@@ -86,6 +90,7 @@ async function describeOwn(deps: JobServiceDeps, caller: TenantCaller, scheduleI
     const desc = await deps.client.schedule.getHandle(temporalScheduleIdFor(caller.tenantId, scheduleId)).describe();
     // A schedule made outside the API (no memo) is not one the API can show or manage.
     if (!isOurs(desc)) throw notFound;
+    assertScheduleVisible(caller, scheduleId, desc.memo.jobplane);
     return desc;
   } catch (err) {
     if (err instanceof ScheduleNotFoundError) throw notFound;
@@ -137,6 +142,8 @@ export async function createSchedule(
   requestId: string,
 ): Promise<{ view: ScheduleView; created: boolean }> {
   const contract = publicContractFor(req.type);
+  // A schedule creates jobs of one type with its labels: a scoped key may only schedule jobs it could create.
+  assertCreateInScope(caller, req.type, req.labels);
   // Checked now, not at fire time: a schedule must never start jobs that cannot run.
   const parsed = contract.input.safeParse(req.input);
   if (!parsed.success) {
@@ -224,7 +231,8 @@ export async function listSchedules(deps: JobServiceDeps, caller: TenantCaller, 
   // One visibility call: a page of 1000 schedules.
   await visibilityOf(deps).call('schedules', async (client) => {
     for await (const summary of client.schedule.list({ query, pageSize: 1000 })) {
-      if (isOurs(summary)) items.push(toView(deps, summary));
+      // A scoped key sees only schedules of jobs it may see (schedules live in Temporal, so filtered here).
+      if (isOurs(summary) && !outsideScope(caller.scope, summary.memo.jobplane.type, summary.memo.jobplane.labels)) items.push(toView(deps, summary));
       if (items.length >= 1000) break;
     }
   });

@@ -2,6 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.ts';
 import { requireRole } from '../http/auth.ts';
+import { requireUnscoped } from '../http/key-scope.ts';
 import { bearer, newRouter } from '../http/openapi-app.ts';
 import { commonProblems } from '../http/schemas.ts';
 import { auditPage } from './audit-service.ts';
@@ -17,6 +18,7 @@ export function auditRoutes(deps: { db: Db }) {
   const router = newRouter();
   router.openapi(route, async (c) => {
     const caller = requireRole(c.get('caller'), 'admin');
+    requireUnscoped(caller, 'the audit log');
     return c.json(await auditPage(deps.db, caller.tenantId, c.req.valid('query')), 200);
   });
   return router;

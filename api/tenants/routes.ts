@@ -2,6 +2,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.ts';
 import { requirePlatform, requireTenantAdmin, type Caller } from '../http/auth.ts';
+import { normalizeScope, requireUnscoped, scopeErrors } from '../http/key-scope.ts';
+import { jobCatalog } from '../../contracts/index.ts';
 import { body, json, bearer, newRouter } from '../http/openapi-app.ts';
 import { ProblemError } from '../http/problems.ts';
 import { commonProblems, problemResponse } from '../http/schemas.ts';
@@ -50,12 +52,20 @@ const keyView = (k: ApiKeyRow) => ({
   id: k.id,
   name: k.name,
   role: k.role,
+  scope: k.scope ?? null,
   createdAt: k.createdAt.toISOString(),
   expiresAt: k.expiresAt?.toISOString() ?? null,
   revokedAt: k.revokedAt?.toISOString() ?? null,
 });
 
 const actorOf = (caller: Caller) => (caller.kind === 'platform' ? 'platform' : caller.keyId);
+
+/** The platform key or the tenant's admin key, unscoped: a scoped key cannot mint itself an unscoped one. */
+function tenantAdmin(caller: Caller, tenantId: string): Caller {
+  requireTenantAdmin(caller, tenantId);
+  requireUnscoped(caller, 'tenant settings (keys, retention)');
+  return caller;
+}
 
 export function tenantRoutes(deps: { db: Db }) {
   const { db } = deps;
@@ -75,37 +85,40 @@ export function tenantRoutes(deps: { db: Db }) {
   });
   router.openapi(createKeyRoute, async (c) => {
     const { tenantId } = c.req.valid('param');
-    const caller = requireTenantAdmin(c.get('caller'), tenantId);
+    const caller = tenantAdmin(c.get('caller'), tenantId);
     await assertTenantExists(db, tenantId);
     const b = c.req.valid('json');
     const expiresAt = b.expiresAt ? new Date(b.expiresAt) : undefined;
     if (expiresAt && expiresAt.getTime() <= Date.now()) {
       throw new ProblemError('validation-error', 'expiresAt is in the past', { errors: [{ path: 'expiresAt', message: 'must be in the future' }] });
     }
-    const issued = await createApiKey(db, tenantId, { name: b.name, role: b.role, expiresAt, ...audit(caller, c.get('requestId')) });
+    const scope = normalizeScope(b.scope);
+    const errors = scope ? scopeErrors(b.role, scope, Object.keys(jobCatalog)) : [];
+    if (errors.length > 0) throw new ProblemError('validation-error', `the scope does not fit a ${b.role} key: ${errors.map((e) => e.message).join('; ')}`, { errors });
+    const issued = await createApiKey(db, tenantId, { name: b.name, role: b.role, expiresAt, ...(scope ? { scope } : {}), ...audit(caller, c.get('requestId')) });
     const row = await findApiKey(db, issued.id);
     return c.json({ ...keyView(row!), key: issued.key }, 201);
   });
   router.openapi(listKeysRoute, async (c) => {
     const { tenantId } = c.req.valid('param');
-    requireTenantAdmin(c.get('caller'), tenantId);
+    tenantAdmin(c.get('caller'), tenantId);
     await assertTenantExists(db, tenantId);
     return c.json({ items: (await listApiKeys(db, tenantId)).map(keyView) }, 200);
   });
   router.openapi(getRetentionRoute, async (c) => {
     const { tenantId } = c.req.valid('param');
-    requireTenantAdmin(c.get('caller'), tenantId);
+    tenantAdmin(c.get('caller'), tenantId);
     return c.json({ tenantId, days: await retentionDays(db, tenantId) }, 200);
   });
   router.openapi(putRetentionRoute, async (c) => {
     const { tenantId } = c.req.valid('param');
-    const caller = requireTenantAdmin(c.get('caller'), tenantId);
+    const caller = tenantAdmin(c.get('caller'), tenantId);
     const { days } = c.req.valid('json');
     return c.json({ tenantId, days: await setRetentionDays(db, tenantId, days, audit(caller, c.get('requestId'))) }, 200);
   });
   router.openapi(revokeKeyRoute, async (c) => {
     const { tenantId, keyId } = c.req.valid('param');
-    const caller = requireTenantAdmin(c.get('caller'), tenantId);
+    const caller = tenantAdmin(c.get('caller'), tenantId);
     await revokeApiKey(db, tenantId, keyId, audit(caller, c.get('requestId')));
     return c.body(null, 204);
   });

@@ -2,6 +2,9 @@
 import { z } from '@hono/zod-openapi';
 import { apiKeyRoles } from '../../db/schema/index.ts';
 import { timestamp } from '../http/schemas.ts';
+import { scopeActions } from '../http/key-scope.ts';
+import { jobLabel } from '../jobs/schemas.ts';
+import { jobCatalog } from '../../contracts/index.ts';
 
 export const Tenant = z.object({ id: z.string(), name: z.string(), createdAt: z.string() }).openapi('Tenant');
 export const CreateTenantBody = z
@@ -10,11 +13,42 @@ export const CreateTenantBody = z
   .openapi('CreateTenant');
 
 export const ApiKeyRole = z.enum(apiKeyRoles).openapi('ApiKeyRole');
+/**
+ * A key's scope (docs/API.md, "Scoped keys"): each field given narrows the
+ * key, on top of its role; a field left out does not.
+ */
+export const ApiKeyScope = z
+  .object({
+    jobTypes: z
+      .array(z.string().max(100))
+      .min(1)
+      .max(50)
+      .optional()
+      .openapi({ description: `Job types the key may see and act on (others answer 404 like unknown ids). Registered types: ${Object.keys(jobCatalog).join(', ')}`, example: ['webhook.deliver'] }),
+    labels: z
+      .array(jobLabel)
+      .min(1)
+      .max(20)
+      .optional()
+      .openapi({ description: 'Labels a job must ALL carry for the key to see it; the key’s creates must carry them too (403 `scope-forbidden` otherwise)', example: ['team=payments'] }),
+    actions: z
+      .array(z.enum(scopeActions))
+      .min(1)
+      .max(scopeActions.length)
+      .optional()
+      .openapi({ description: 'Actions the key may take, each within its role (403 `scope-forbidden` for the others)', example: ['read'] }),
+  })
+  .strict()
+  .refine((s) => s.jobTypes || s.labels || s.actions, 'give at least one of jobTypes, labels, actions (or leave scope out)')
+  .openapi('ApiKeyScope');
+
 export const ApiKey = z
   .object({
     id: z.string(),
     name: z.string(),
     role: ApiKeyRole,
+    // null: not scoped (the role alone decides). A union, not `.nullable()`: that would make the shared component (the create body's too) nullable.
+    scope: z.union([ApiKeyScope, z.null()]),
     createdAt: z.string(),
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
@@ -22,7 +56,7 @@ export const ApiKey = z
   .openapi('ApiKey');
 export const CreatedApiKey = ApiKey.extend({ key: z.string().openapi({ description: 'Shown once; only a hash is stored' }) }).openapi('CreatedApiKey');
 export const CreateApiKeyBody = z
-  .object({ name: z.string().min(1).max(100), role: ApiKeyRole, expiresAt: timestamp.optional() })
+  .object({ name: z.string().min(1).max(100), role: ApiKeyRole, expiresAt: timestamp.optional(), scope: ApiKeyScope.optional() })
   .strict()
   .openapi('CreateApiKey');
 export const TenantIdParam = z.object({ tenantId: z.string().openapi({ param: { name: 'tenantId', in: 'path' } }) });

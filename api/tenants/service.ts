@@ -5,7 +5,7 @@
  */
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { apiKeys, tenants, type ApiKeyRole, type ApiKeyRow } from '../../db/schema/index.ts';
+import { apiKeys, tenants, type ApiKeyRole, type ApiKeyRow, type ApiKeyScope } from '../../db/schema/index.ts';
 import { ProblemError } from '../http/problems.ts';
 import { issueApiKey } from '../http/api-keys.ts';
 import { newTenantId } from '../../runtime/ids.ts';
@@ -36,11 +36,15 @@ export async function createTenant(
   });
 }
 
-/** Issues a key; the plaintext is returned once and never stored. */
+/**
+ * Issues a key; the plaintext is returned once and never stored. A `scope`
+ * is stored as given (the route validated it: api/http/key-scope.ts
+ * `scopeErrors`) and recorded in the key's audit record.
+ */
 export async function createApiKey(
   db: Db,
   tenantId: string,
-  opts: { name: string; role: ApiKeyRole; expiresAt?: Date } & AuditContext,
+  opts: { name: string; role: ApiKeyRole; expiresAt?: Date; scope?: ApiKeyScope } & AuditContext,
 ): Promise<{ id: string; key: string }> {
   const issued = issueApiKey();
   await db.transaction(async (tx) => {
@@ -51,6 +55,7 @@ export async function createApiKey(
       role: opts.role,
       secretHash: issued.secretHash,
       expiresAt: opts.expiresAt ?? null,
+      scope: opts.scope ?? null,
     });
     await recordAudit(tx, {
       tenantId,
@@ -58,7 +63,7 @@ export async function createApiKey(
       requestId: opts.requestId ?? null,
       action: 'api-key.create',
       target: issued.id,
-      detail: { name: opts.name, role: opts.role },
+      detail: { name: opts.name, role: opts.role, ...(opts.scope ? { scope: opts.scope } : {}) },
     });
   });
   return { id: issued.id, key: issued.key };

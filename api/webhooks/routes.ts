@@ -11,6 +11,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Db } from '../../db/client.ts';
 import type { Config } from '../../runtime/config.ts';
 import { requireRole } from '../http/auth.ts';
+import { requireUnscoped } from '../http/key-scope.ts';
 import { createSubscription, deleteSubscription, listSubscriptions } from './service.ts';
 import { CreateSubscriptionBody, Subscription, SubscriptionIdParam } from './schemas.ts';
 import { body, bearer, json, newRouter } from '../http/openapi-app.ts';
@@ -58,16 +59,19 @@ export function webhookSubscriptionRoutes(deps: { db: Db; config: Config }) {
   const router = newRouter();
   router.openapi(create, async (c) => {
     const caller = requireRole(c.get('caller'), 'admin');
+    requireUnscoped(caller, 'webhook subscriptions');
     const row = await createSubscription(deps, caller, c.req.valid('json'), c.get('requestId'));
     c.header('location', `${deps.config.publicUrl}/v1/webhook-subscriptions/${row.id}`);
     return c.json(view(row), 201);
   });
   router.openapi(list, async (c) => {
     const caller = requireRole(c.get('caller'), 'admin');
+    requireUnscoped(caller, 'webhook subscriptions');
     return c.json({ items: (await listSubscriptions(db, caller)).map(view) }, 200);
   });
   router.openapi(remove, async (c) => {
     const caller = requireRole(c.get('caller'), 'admin');
+    requireUnscoped(caller, 'webhook subscriptions');
     await deleteSubscription(db, caller, c.req.valid('param').id, c.get('requestId'));
     return c.body(null, 204);
   });

@@ -1,4 +1,4 @@
-import { index, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { tenants } from './tenants.ts';
 
 /**
@@ -8,6 +8,26 @@ import { tenants } from './tenants.ts';
  */
 export const apiKeyRoles = ['admin', 'operator', 'submitter', 'viewer', 'codec'] as const;
 export type ApiKeyRole = (typeof apiKeyRoles)[number];
+
+/**
+ * The actions a key's scope may list, one per kind of route (the table in
+ * docs/API.md; api/http/key-scope.ts maps each to the least role it needs).
+ * `read` covers every GET of jobs, schedules, documents and the catalog.
+ */
+export const apiKeyScopeActions = ['read', 'create', 'signal', 'update', 'cancel', 'schedule', 'reset', 'terminate', 'retry', 'document-delete', 'legal-hold'] as const;
+export type ApiKeyScopeAction = (typeof apiKeyScopeActions)[number];
+
+/**
+ * What a scoped key is confined to, on top of its role (api/http/key-scope.ts
+ * enforces it): job types it may see and act on, labels every job it sees
+ * must carry, and the actions (a subset of its role's) it may take. A field
+ * left out does not narrow; a null scope is an unscoped key.
+ */
+export interface ApiKeyScope {
+  jobTypes?: string[];
+  labels?: string[];
+  actions?: ApiKeyScopeAction[];
+}
 
 /**
  * API keys. Only a SHA-256 hash of the secret part is stored; the key id is
@@ -27,6 +47,8 @@ export const apiKeys = pgTable(
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp({ withTimezone: true }),
     revokedAt: timestamp({ withTimezone: true }),
+    /** Null: the key may do whatever its role allows on every job of the tenant (every key made before scopes). */
+    scope: jsonb().$type<ApiKeyScope>(),
   },
   (t) => [index().on(t.tenantId)],
 );
