@@ -273,13 +273,14 @@ describe('outbox relay', () => {
   it('kill -9 of a relay process holding leased rows: a second relay finishes with exactly one job per row', async () => {
     const table = 'crash_outbox';
     await ensureOutboxTable(sql, { table });
-    const keys = await enqueueMany(table, 'crash', 40);
-    // The API makes each job of the first batch, and the relay never hears back: it dies with the rows leased.
+    const keys = await enqueueMany(table, 'crash', 60);
+    // The API makes each job the relay sends, and the relay never hears back: it dies with the rows leased
+    // (as many as it may have out at once: 4 batches of 5).
     const hold = await proxy(stack.apiUrl, () => ({ kind: 'forward-and-hold' }));
-    const { child } = await spawnRelay(relayEnv(table, { JOBPLANE_URL: hold.url, OUTBOX_RELAY_BATCH_SIZE: '10', OUTBOX_RELAY_REQUEST_TIMEOUT_MS: '4000', OUTBOX_RELAY_LEASE_MS: '9000' }));
-    await vi.waitFor(() => expect(hold.requests.filter((r) => r.upstreamStatus === 201)).toHaveLength(10), { timeout: 15_000, interval: 20 });
+    const { child } = await spawnRelay(relayEnv(table, { JOBPLANE_URL: hold.url, OUTBOX_RELAY_BATCH_SIZE: '5', OUTBOX_RELAY_REQUEST_TIMEOUT_MS: '4000', OUTBOX_RELAY_LEASE_MS: '9000' }));
+    await vi.waitFor(() => expect(hold.requests.filter((r) => r.upstreamStatus === 201)).toHaveLength(20), { timeout: 15_000, interval: 20 });
     const leased = await sql.unsafe(`select idempotency_key::text as key from ${table} where locked_until > now() and relayed_at is null`);
-    expect(leased).toHaveLength(10);
+    expect(leased).toHaveLength(20);
     child.kill('SIGKILL');
     await exited(child);
     expect((await rowsOf(table)).filter((r) => r.relayed_at)).toHaveLength(0);
@@ -289,11 +290,11 @@ describe('outbox relay', () => {
     const rows = await settled(table, 30_000);
     expect(rows.every((r) => r.relayed_at && r.job_id)).toBe(true);
     const created = await jobsWithKeys(keys);
-    expect(created).toHaveLength(40);
-    expect(new Set(created.map((j) => j.id)).size).toBe(40);
-    // The dead relay's 10 rows were sent again once their lease ran out, and named the jobs the first sends made.
-    expect(await counter(second, 'relayed', { outcome: 'existing' })).toBe(10);
-    expect(await counter(second, 'relayed', { outcome: 'created' })).toBe(30);
+    expect(created).toHaveLength(60);
+    expect(new Set(created.map((j) => j.id)).size).toBe(60);
+    // The dead relay's 20 rows were sent again once their lease ran out, and named the jobs the first sends made.
+    expect(await counter(second, 'relayed', { outcome: 'existing' })).toBe(20);
+    expect(await counter(second, 'relayed', { outcome: 'created' })).toBe(40);
     for (const row of rows.filter((r) => jobOfDeadRelay.has(r.idempotency_key))) {
       expect(row.job_id).toBe(jobOfDeadRelay.get(row.idempotency_key));
       expect(row.attempts).toBe(2);
@@ -302,6 +303,31 @@ describe('outbox relay', () => {
     const listed = [];
     for await (const job of api.iterateJobs({ label: 'test=crash', limit: 200 })) listed.push(job.id);
     expect(listed.sort()).toEqual(rows.map((r) => r.job_id).sort());
+  });
+
+  it('a row committed while a slow send is out is sent at once, not after it', async () => {
+    const table = 'pipelined_outbox';
+    await ensureOutboxTable(sql, { table });
+    // The first send takes 4 s at the API's door; every later one goes straight through.
+    let sends = 0;
+    const slowFirst = await proxy(stack.apiUrl, () => (sends++ === 0 ? { kind: 'forward', delayMs: 4000 } : { kind: 'forward' }));
+    await startRelay(table, { JOBPLANE_URL: slowFirst.url });
+    const [slowKey] = await enqueueMany(table, 'pipelined-slow', 1);
+    await vi.waitFor(() => expect(slowFirst.requests).toHaveLength(1), { timeout: 10_000, interval: 20 });
+    const committedAt = Date.now();
+    const [quickKey] = await enqueueMany(table, 'pipelined-quick', 1);
+    const quick = await vi.waitFor(
+      async () => {
+        const row = (await rowsOf(table)).find((r) => r.idempotency_key === quickKey);
+        expect(row?.relayed_at).toBeTruthy();
+        return row!;
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    expect(Date.now() - committedAt).toBeLessThan(2500);
+    expect((await rowsOf(table)).find((r) => r.idempotency_key === slowKey)?.relayed_at).toBeNull();
+    expect(quick.job_id).toBeTruthy();
+    expect((await settled(table)).every((r) => r.relayed_at)).toBe(true);
   });
 
   it('SIGTERM: a relay process finishes the sends in flight, records them and exits 0', async () => {

@@ -2,7 +2,9 @@
  * The relay loop: claim a batch of due rows (a short lease, no transaction
  * kept open), send each to `POST /v1/jobs` with its uuid as
  * `Idempotency-Key`, record what came of it, and wait for a NOTIFY or the
- * poll interval when nothing is left. Any number of relays may run: SKIP
+ * poll interval when nothing is left. Claims do not wait for the sends of the
+ * claims before them (bounded in-flight), so a row's latency is its own round
+ * trips, not the batch's. Any number of relays may run: SKIP
  * LOCKED and the lease keep them off each other's rows, and the key makes
  * a row sent twice (a relay that died after the API answered) one job.
  */
@@ -125,25 +127,61 @@ export function createRelay(deps: RelayDeps): Relay {
   }
 
   /** One claim and its sends; the number of rows claimed. */
+  // Sends are not awaited by the cycle that claimed them: a row committed while
+  // others are being sent is claimed at once (its NOTIFY wakes the loop), not
+  // after the whole batch's round trips. At most `maxInFlight` rows are out at a time.
+  const maxInFlight = settings.batchSize * 4;
+  const inFlight = new Set<Promise<void>>();
+  let saturated = false;
+
+  function dispatch(row: ClaimedRow, leaseToken: string): void {
+    const sending: Promise<void> = relayRow(row, leaseToken).finally(() => {
+      inFlight.delete(sending);
+      // Room again after the loop stopped claiming for want of it: claim now rather than after the poll interval.
+      if (saturated) {
+        saturated = false;
+        wake();
+      }
+    });
+    inFlight.add(sending);
+  }
+
   async function cycle(): Promise<number> {
     woken = false;
+    const room = maxInFlight - inFlight.size;
+    if (room <= 0) {
+      saturated = true;
+      return 0;
+    }
     const leaseToken = randomUUID();
-    const rows = await store.claim(settings.batchSize, settings.leaseMs, leaseToken);
+    const rows = await store.claim(Math.min(settings.batchSize, room), settings.leaseMs, leaseToken);
     healthy = true;
-    await Promise.all(rows.map((row) => relayRow(row, leaseToken)));
+    for (const row of rows) dispatch(row, leaseToken);
     return rows.length;
   }
 
   async function run(): Promise<void> {
+    try {
+      await loop();
+    } finally {
+      // Stopping: the rows already claimed are sent and recorded before run() resolves.
+      await Promise.all(inFlight);
+    }
+  }
+
+  async function loop(): Promise<void> {
     while (!stopping) {
       let wait = settings.pollIntervalMs;
       try {
         const claimed = await cycle();
         // A full batch: more rows are probably due.
         if (claimed === settings.batchSize) continue;
-        await purgeOldRows();
-        const due = await store.msUntilNextDue();
-        if (due !== undefined) wait = Math.min(wait, Math.max(due, 10));
+        // Saturated: a finished send wakes the loop; until then there is nothing to claim for.
+        if (!saturated) {
+          await purgeOldRows();
+          const due = await store.msUntilNextDue();
+          if (due !== undefined) wait = Math.min(wait, Math.max(due, 10));
+        }
       } catch (err) {
         healthy = false;
         log.error({ err }, 'outbox relay cycle failed; trying again after the poll interval');
