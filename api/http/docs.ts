@@ -35,7 +35,9 @@ and \`cancel\`; run on a timetable with \`/v1/schedules\`.
 
 Every error is \`application/problem+json\` (RFC 9457) with a stable \`type\`.
 Roles: admin ⊃ operator ⊃ submitter ⊃ viewer. Another tenant's resources
-answer 404, like ids that do not exist. Creates are rate limited per tenant
+answer 404, like ids that do not exist. A key may also carry a \`scope\` (job
+types, labels, actions): jobs outside it answer 404 the same way, actions and
+tenant-wide routes outside it 403 \`scope-forbidden\`. Creates are rate limited per tenant
 (429 with \`Retry-After\`) and capped by running jobs.`;
 
 export function mountDocs(app: OpenAPIHono<AuthEnv>): void {

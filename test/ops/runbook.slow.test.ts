@@ -102,6 +102,7 @@ const stateOf: Record<string, State> = {
   'poison-terminate-temporal': 'activity-retrying',
   'tctl-poison-terminate': 'activity-retrying',
   audit: 'none',
+  'scope-refusals': 'none',
   'job-events-watcher': 'none',
   'outbox-rows': 'none',
   'document-diagnose': 'document-failed',
