@@ -258,3 +258,18 @@ describe('documents and batch item lists follow the types they run', () => {
     expect((await refusals(keyIds.readOnly!)).at(-1)).toMatchObject({ detail: { reason: 'codec endpoint', status: 403 } });
   });
 });
+
+describe('a flood of refusals', () => {
+  it('is answered (403, never 5xx), one audit row per refusal, behind the tenant’s in-flight gate', async () => {
+    const before = (await refusals(keyIds.labelL!)).length;
+    const other = await stack.api(`/v1/tenants/${stack.tenantId}/retention`);
+    expect(other.status).toBe(200);
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => as.labelL!(i % 2 ? '/v1/audit' : `/v1/jobs/${jobOf.noop}`)));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+    expect(new Set(statuses)).toEqual(new Set([403, 404]));
+    expect((await refusals(keyIds.labelL!)).length).toBe(before + 200);
+    // The tenant's unscoped keys are still served at once afterwards.
+    expect((await stack.api(`/v1/jobs/${unknownJob}`, { role: 'viewer' })).status).toBe(404);
+  });
+});
