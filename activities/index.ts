@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import type { DestinationAllowlist } from '../domain/outbound/destination-guard.ts';
 import { createBatchItemWaitActivities } from './batch/item-wait.ts';
 import { createBatchActivities } from './batch/store.ts';
+import { createDebounceActivities } from './debounce.ts';
 import { createDocumentEventActivities, type DocumentEventDeps } from './documents/events.ts';
 import { createDocumentActivities, type DocumentDeps } from './documents/ingestion.ts';
 import { createRetentionActivities } from './documents/retention.ts';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRetentionActivities({ db: deps.db, blobs: deps.documents.blobs }),
     ...createBatchActivities({ db: deps.db }),
     ...createBatchItemWaitActivities(),
+    ...createDebounceActivities({ db: deps.db, startJob: deps.documents.startJob }),
   };
 }
 

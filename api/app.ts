@@ -34,9 +34,11 @@ import { documentRoutes } from './documents/routes.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { jobTypeRoutes } from './jobs/job-types-routes.ts';
 import { jobOpsRoutes } from './ops/job-routes.ts';
+import { failureRoutes } from './ops/failure-routes.ts';
 import { jobRoutes } from './jobs/routes.ts';
 import { opsRoutes } from './ops/routes.ts';
 import { scheduleRoutes } from './schedules/routes.ts';
+import { scheduleBackfillRoutes } from './schedules/backfill-routes.ts';
 import { taskQueueRoutes } from './ops/task-queue-routes.ts';
 import { tenantRoutes } from './tenants/routes.ts';
 import { webhookSubscriptionRoutes } from './webhooks/routes.ts';
@@ -243,11 +245,14 @@ export function createApp(input: AppDeps) {
   app.route('/', healthRoutes(deps));
   app.use('/codec/*', bodyLimit({ maxSize: 8 * 1024 * 1024, onError: () => { throw new ProblemError('payload-too-large', 'the codec accepts at most 8 MiB'); } }));
   app.route('/codec', codecRoutes({ db: deps.db, config: deps.config, codec: codecFrom(deps.config) }));
+  // Before the jobs router: `/v1/jobs/failures` is not a job id.
+  app.route('/v1/jobs', failureRoutes(deps));
   app.route('/v1/jobs', jobRoutes({ ...deps, onJobCreated: (type, tenant) => metrics.jobsCreated.inc({ type, tenant }) }));
   app.route('/v1/jobs', jobOpsRoutes(deps));
   app.route('/v1/jobs', batchJobRoutes(deps));
   app.route('/v1/batch-inputs', batchInputRoutes(deps));
   app.route('/v1/schedules', scheduleRoutes(deps));
+  app.route('/v1/schedules', scheduleBackfillRoutes(deps));
   app.route('/v1/job-types', jobTypeRoutes());
   app.route('/v1/tenants', tenantRoutes(deps));
   app.route('/v1/audit', auditRoutes(deps));

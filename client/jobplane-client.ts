@@ -28,6 +28,14 @@ import type {
   TypedJob,
   NewWebhookSubscription,
   WebhookSubscription,
+  BulkRetryRequest,
+  BulkRetryResult,
+  CreateDebouncedJobRequest,
+  DebouncedJob,
+  FailureFilter,
+  FailureList,
+  ScheduleBackfill,
+  ScheduleBackfillRequest,
 } from './types.ts';
 import type { z } from 'zod';
 import type {
@@ -171,6 +179,18 @@ export class JobplaneClient {
     }
   }
 
+  /**
+   * `POST /v1/jobs` with `debounce`: joins (or opens) the key's burst and
+   * answers its job id (202, `status: 'debouncing'`); the job starts once the
+   * burst goes quiet, with the latest create's body. `getJob` finds it once
+   * it has started (404 before). Not retried here: a create repeated after its
+   * burst ended joins the next burst (docs/API.md, "Debounce on create").
+   */
+  createDebouncedJob<T extends JobTypeName>(request: CreateDebouncedJobRequest<T>, options: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<DebouncedJob> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.#call({ method: 'POST', path: '/v1/jobs', body: request, headers, signal: options.signal });
+  }
+
   /** Milliseconds before the next create attempt, or undefined to give up and throw. */
   #retryPause(err: unknown, attempt: number): number | undefined {
     if (!(err instanceof JobplaneProblemError) || attempt >= this.#createAttempts) return undefined;
@@ -303,7 +323,24 @@ export class JobplaneClient {
     await this.#call({ method: 'DELETE', path: `/v1/schedules/${seg(id)}` });
   }
 
+  /** `POST /v1/schedules/{id}/backfill` (operator): the runs a past range should have had; `dryRun` only counts. */
+  backfillSchedule(id: string, request: ScheduleBackfillRequest, options: { idempotencyKey?: string } = {}): Promise<ScheduleBackfill> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.#call({ method: 'POST', path: `/v1/schedules/${seg(id)}/backfill`, body: request, headers });
+  }
+
   // ── Operations (operator role) ──────────────────────────────────────────
+
+  /** `GET /v1/jobs/failures` (viewer): failed jobs not yet retried, grouped by job type and error type. */
+  jobFailures(filter: FailureFilter = {}): Promise<FailureList> {
+    return this.#call({ method: 'GET', path: '/v1/jobs/failures', query: { ...filter } });
+  }
+
+  /** `POST /v1/jobs/retry`: retries the failures a filter selects (at most 100 per call); the same `idempotencyKey` again retries nothing twice. */
+  retryFailedJobs(request: BulkRetryRequest, options: { idempotencyKey?: string } = {}): Promise<BulkRetryResult> {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.#call({ method: 'POST', path: '/v1/jobs/retry', body: request, headers });
+  }
 
   /** `GET /v1/ops/stuck`: the tenant's running jobs that look stuck, most severe first. */
   stuckJobs(filter: StuckFilter = {}): Promise<StuckList> {

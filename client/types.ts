@@ -6,8 +6,10 @@ import type { z } from 'zod';
 import type { PublicJobCatalog } from '../contracts/index.ts';
 import type { Problem as ProblemSchema } from '../api/http/schemas.ts';
 import type { ApiKey as ApiKeySchema, ApiKeyRole as ApiKeyRoleSchema, ApiKeyScope as ApiKeyScopeSchema, AuditEvent as AuditEventSchema, AuditList as AuditListSchema, AuditQuery, CreateApiKeyBody, CreatedApiKey as CreatedApiKeySchema, Tenant as TenantSchema } from '../api/tenants/schemas.ts';
-import type { CreateJobBody, Job as JobSchema, JobList as JobListSchema, JobStatus as JobStatusSchema, JobType as JobTypeSchema, ListJobsQuery } from '../api/jobs/schemas.ts';
+import type { CreateJobBody, DebouncedJob as DebouncedJobSchema, Job as JobSchema, JobList as JobListSchema, JobStatus as JobStatusSchema, JobType as JobTypeSchema, ListJobsQuery } from '../api/jobs/schemas.ts';
 import type { CreateScheduleBody, ListSchedulesQuery, Schedule as ScheduleSchema } from '../api/schedules/schemas.ts';
+import type { BackfillBody, BackfillResult } from '../api/schedules/backfill.ts';
+import type { BulkRetryBody, BulkRetryResult as BulkRetryResultSchema, FailureList as FailureListSchema, FailuresQuery } from '../api/ops/failure-routes.ts';
 import type { DocumentList as DocumentListSchema, DocumentStatus as DocumentStatusSchema, DocumentView as DocumentViewSchema, ListDocumentsQuery, SearchQuery, SearchResults as SearchResultsSchema, UploadedDocument as UploadedDocumentSchema } from '../api/documents/schemas.ts';
 import type { Retention as RetentionSchema } from '../api/tenants/schemas.ts';
 import type { CreateSubscriptionBody, Subscription as SubscriptionSchema } from '../api/webhooks/schemas.ts';
@@ -55,10 +57,25 @@ export type JobTypeName = keyof JobInputs;
 export type TypedJob<T extends JobTypeName> = Omit<Job, 'type' | 'result'> & { type: T; result?: JobOutputs[T] };
 
 /** Body of `POST /v1/jobs` for job type `T`. */
-export type CreateJobRequest<T extends JobTypeName> = Omit<z.input<typeof CreateJobBody>, 'type' | 'input'> & {
+export type CreateJobRequest<T extends JobTypeName> = Omit<z.input<typeof CreateJobBody>, 'type' | 'input' | 'debounce'> & {
   type: T;
   input: JobInputs[T];
 };
+/** Body of a debounced create (`createDebouncedJob`): a create with `debounce` and none of `dedupe`, `startAt`, `delay`. */
+export type CreateDebouncedJobRequest<T extends JobTypeName> = Omit<CreateJobRequest<T>, 'dedupe' | 'startAt' | 'delay'> & {
+  debounce: NonNullable<z.input<typeof CreateJobBody>['debounce']>;
+};
+/** The answer to a debounced create (202): the burst's job id, before the job exists. */
+export type DebouncedJob = z.infer<typeof DebouncedJobSchema>;
+/** `GET /v1/jobs/failures`: dead letters by job type and error type. */
+export type FailureList = z.infer<typeof FailureListSchema>;
+export type FailureFilter = Partial<Omit<z.infer<typeof FailuresQuery>, 'limit'>> & { limit?: number };
+/** Body of `POST /v1/jobs/retry`. */
+export type BulkRetryRequest = z.input<typeof BulkRetryBody>;
+export type BulkRetryResult = z.infer<typeof BulkRetryResultSchema>;
+/** Body of `POST /v1/schedules/{id}/backfill`, and its answer. */
+export type ScheduleBackfillRequest = z.input<typeof BackfillBody>;
+export type ScheduleBackfill = z.infer<typeof BackfillResult>;
 
 /** A schedule: a job type and input started on a timetable (`/v1/schedules`). */
 export type Schedule = z.infer<typeof ScheduleSchema>;

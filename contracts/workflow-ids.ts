@@ -14,6 +14,11 @@ export function temporalScheduleIdFor(tenantId: string, scheduleId: string): str
   return `${tenantId}:${scheduleId}`;
 }
 
+/** Workflow id of a tenant's debouncer for one `debounce.key` (contracts/debounce.ts): `<tenantId>:debounce:<key>`. */
+export function debounceWorkflowIdFor(tenantId: string, key: string): string {
+  return `${tenantId}:debounce:${key}`;
+}
+
 /** The Jobplane id inside a workflow (or schedule) id of `tenantId`: the inverse of the two above. */
 export function jobIdInWorkflowId(tenantId: string, workflowId: string): string {
   return workflowId.slice(tenantId.length + 1);

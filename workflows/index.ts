@@ -5,3 +5,4 @@ export { noopWorkflow } from './noop.ts';
 export { webhookDeliverWorkflow } from './webhook-deliver.ts';
 export { documentIngestWorkflow } from './document-ingest.ts';
 export { documentRetentionWorkflow } from './document-retention.ts';
+export { debounceWorkflow } from './debounce.ts';

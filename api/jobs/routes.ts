@@ -4,11 +4,12 @@ import { authorize } from '../http/key-scope.ts';
 import { listJobs } from './list.ts';
 import { queryJob, signalJob, updateJob } from './messages.ts';
 import { cancelJob, createJob, findJob, type JobServiceDeps } from './service.ts';
+import { debounceJob } from './debounce.ts';
 import { waitForJob } from './wait.ts';
 import { describeJob, justStartedJob } from './view.ts';
 import { json, bearer, newRouter } from '../http/openapi-app.ts';
 import { commonProblems, problemResponse } from '../http/schemas.ts';
-import { CreateJobBody, Job, JobIdParam, JobList, ListJobsQuery, MessageParam, WaitQuery } from './schemas.ts';
+import { CreateJobBody, DebouncedJob, Job, JobIdParam, JobList, ListJobsQuery, MessageParam, WaitQuery } from './schemas.ts';
 import { phasesOf } from '../http/server-timing.ts';
 
 const idempotencyKey = z
@@ -29,6 +30,7 @@ const create = createRoute({
   responses: {
     201: json(Job, 'Created'),
     200: json(Job, 'The job an earlier request with the same Idempotency-Key created'),
+    202: json(DebouncedJob, 'With `debounce`: the create joined (or opened) a burst; its job starts once the burst goes quiet'),
     409: problemResponse('Idempotency-Key reused with a different body'),
     413: problemResponse('Body over the limit'),
     415: problemResponse('Not JSON'),
@@ -122,6 +124,10 @@ export function jobRoutes(deps: JobServiceDeps & { onJobCreated?: (type: string,
   router.openapi(create, async (c) => {
     const caller = authorize(c.get('caller'), 'submitter', 'create');
     const body = c.req.valid('json');
+    if (body.debounce) {
+      const pending = await debounceJob(deps, caller, { ...body, debounce: body.debounce }, c.req.valid('header')['idempotency-key'], c.get('requestId'), phasesOf(c));
+      return c.json(pending, 202);
+    }
     const { row, created, startAt } = await createJob(deps, caller, body, c.req.valid('header')['idempotency-key'], c.get('requestId'), { time: phasesOf(c) });
     if (created) deps.onJobCreated?.(row.type, row.tenantId);
     const view = created ? justStartedJob(deps.config, row, startAt) : await describeJob(deps.client, deps.config, row);

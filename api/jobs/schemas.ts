@@ -1,5 +1,6 @@
 /** Request and response schemas of `/v1/jobs` and `/v1/job-types`. */
 import { z } from '@hono/zod-openapi';
+import { maxDebounceSeconds } from '../../contracts/debounce.ts';
 import { timestamp } from '../http/schemas.ts';
 import { jobStatuses } from './view.ts';
 
@@ -27,6 +28,12 @@ export const Job = z
 
 /** The longest `dedupe.window`: 7 days. */
 export const maxDedupeWindowSeconds = 7 * 86_400;
+
+/** A duration (seconds, or `30s`, `5m`, `2h`, `1d`) between `min` and `max` seconds. */
+const durationBetween = (min: number, max: number, message: string) =>
+  z
+    .union([z.number().min(min).max(max), z.string().regex(/^\d{1,12}(ms|s|m|h|d)$/, 'like 30s, 5m, 2h, 1d')])
+    .refine((d) => delaySeconds(d) >= min && delaySeconds(d) <= max, message);
 
 /** The latest a job may be scheduled to start (`startAt`, `delay`): 365 days from the request. */
 export const maxStartDelaySeconds = 365 * 86_400;
@@ -75,6 +82,17 @@ export const CreateJobBody = z
       .strict()
       .optional()
       .openapi({ description: 'Within `window`, every create of the tenant with the same `key` answers the job the first one made (200, whatever its body)' }),
+    debounce: z
+      .object({
+        key: z.string().regex(/^[A-Za-z0-9_.:=/-]{1,200}$/, 'letters, digits and _ . : = / - only, at most 200').openapi({ example: 'reindex-account:42' }),
+        delay: durationBetween(0.1, maxDebounceSeconds, 'must be between 100 ms and 24 hours').openapi({ description: 'Start once no create with this key came for this long', example: '5s' }),
+        maxWait: durationBetween(0.1, maxDebounceSeconds, 'must be between 100 ms and 24 hours')
+          .optional()
+          .openapi({ description: 'Start at the latest this long after the burst’s first create, even if creates keep coming (default: no limit)', example: '1m' }),
+      })
+      .strict()
+      .optional()
+      .openapi({ description: 'Collapse a burst: creates of the tenant with the same `key` join one pending job (202), which starts with the latest create’s body once none came for `delay`' }),
     callbackUrl: z
       .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
       .max(2048)
@@ -83,6 +101,7 @@ export const CreateJobBody = z
   })
   .strict()
   .refine((b) => !(b.startAt && b.delay !== undefined), { message: 'give startAt or delay, not both', path: ['delay'] })
+  .refine((b) => !(b.debounce && (b.dedupe || b.startAt || b.delay !== undefined)), { message: 'debounce cannot be combined with dedupe, startAt or delay', path: ['debounce'] })
   .openapi('CreateJob');
 
 export const ListJobsQuery = z.object({
@@ -98,6 +117,16 @@ export const ListJobsQuery = z.object({
 export const JobList = z
   .object({ items: z.array(Job), nextCursor: z.string().nullable() })
   .openapi('JobList');
+
+export const DebouncedJob = z
+  .object({
+    id: z.string().openapi({ description: 'The job the burst will start: `GET /v1/jobs/{id}` finds it once it has started (404 until then)', example: 'job_01m81ksmy97xeysea3jw5pzzq4' }),
+    type: z.string(),
+    status: z.literal('debouncing'),
+    debounce: z.object({ key: z.string(), creates: z.number().int().openapi({ description: 'Creates in the burst so far, this one included' }), delaySeconds: z.number() }),
+    links: z.object({ self: z.string() }),
+  })
+  .openapi('DebouncedJob');
 
 export const JobIdParam = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'job_01m81ksmy97xeysea3jw5pzzq4' }) });
 export const MessageParam = z.object({

@@ -101,14 +101,19 @@ export interface CreateJobOptions {
   time?: TimePhase;
 }
 
-export async function createJob(
+/**
+ * Everything a create is checked for before anything is written or spent:
+ * the type (public unless `allowInternal`), the key's scope, the input
+ * against the type's schema, a batch's stored list, the callback's host.
+ * Returns the contract and the parsed input. Shared by {@link createJob} and
+ * debounced creates (debounce.ts).
+ */
+export async function checkCreateRequest(
   deps: JobServiceDeps,
   caller: TenantCaller,
-  req: CreateJobRequest,
-  idempotencyKey: string | undefined,
-  requestId: string,
-  opts: CreateJobOptions = {},
-): Promise<CreatedJob> {
+  req: Pick<CreateJobRequest, 'type' | 'input' | 'labels' | 'callbackUrl'>,
+  opts: Pick<CreateJobOptions, 'allowInternal'> = {},
+): Promise<{ contract: JobContract; input: unknown }> {
   const contract = opts.allowInternal ? contractFor(req.type) : publicContractFor(req.type);
   // A scoped key creates only what it may see: refused (403) before anything is written or spent.
   assertCreateInScope(caller, req.type, req.labels);
@@ -122,6 +127,18 @@ export async function createJob(
   if (contract.type === batchRun.type) await checkBatchItemsRef(deps.db, caller, parsed.data as BatchRunInput);
   // The callback gets the subscription URLs' SSRF check: a host that could never be delivered to is a 400 now.
   if (req.callbackUrl) await assertDeliverable(deps.config, req.callbackUrl, 'callbackUrl');
+  return { contract, input: parsed.data };
+}
+
+export async function createJob(
+  deps: JobServiceDeps,
+  caller: TenantCaller,
+  req: CreateJobRequest,
+  idempotencyKey: string | undefined,
+  requestId: string,
+  opts: CreateJobOptions = {},
+): Promise<CreatedJob> {
+  const { contract, input } = await checkCreateRequest(deps, caller, req, opts);
   const time = opts.time ?? untimed;
   const requestHash = requestHashOf(req);
   const jobId = newJobId();
@@ -146,7 +163,7 @@ export async function createJob(
   let row = claim.row;
   const delayMs = startDelayMs(req);
   if (!row.firstRunId) {
-    const runId = await time('start', () => startOrExplain(deps, contract, row, parsed.data, delayMs));
+    const runId = await time('start', () => startOrExplain(deps, contract, row, input, delayMs));
     row = await time('record', () => markStarted(deps.db, row, runId, { actorKeyId: caller.keyId, requestId, idempotencyKey: idempotencyKey ?? null }));
     noteJobStarted(deps, caller.tenantId);
   }
@@ -184,6 +201,20 @@ export async function createJob(
 }
 
 /**
+ * Matching or history known to be down (by the last probe, at most a few
+ * seconds old): 503 at once instead of waiting out the call deadline.
+ */
+export function failFastIfTemporalDown(deps: Pick<JobServiceDeps, 'temporalHealth'>): void {
+  const down = deps.temporalHealth?.knownUnreachable();
+  if (down && down.length > 0) {
+    throw new ProblemError('temporal-unavailable', `Temporal ${down.join(' and ')} ${down.length > 1 ? 'do' : 'does'} not answer; the job was not started`, {
+      retryAfterSeconds: 5,
+      unreachable: down,
+    });
+  }
+}
+
+/**
  * Starts the job's workflow under the call deadline. A start that fails or
  * does not answer in time (history or matching down) answers 503 with
  * Retry-After, leaving the row unstarted: the same Idempotency-Key finishes
@@ -192,15 +223,7 @@ export async function createJob(
  * workflow.
  */
 async function startOrExplain(deps: JobServiceDeps, contract: JobContract, row: JobRow, input: unknown, delayMs: number): Promise<string> {
-  // Matching or history known to be down (by the last probe, at most a few seconds old): say so at once
-  // instead of waiting out the deadline.
-  const down = deps.temporalHealth?.knownUnreachable();
-  if (down && down.length > 0) {
-    throw new ProblemError('temporal-unavailable', `Temporal ${down.join(' and ')} ${down.length > 1 ? 'do' : 'does'} not answer; the job was not started`, {
-      retryAfterSeconds: 5,
-      unreachable: down,
-    });
-  }
+  failFastIfTemporalDown(deps);
   try {
     return await deps.client.withDeadline(Date.now() + deps.config.temporalCallTimeoutMs, () => startJobWorkflow(deps, contract, row, input, delayMs));
   } catch (err) {

@@ -1,10 +1,5 @@
 /** Reads a job's execution state from Temporal (the source of truth) and shapes the API view. */
 import {
-  ActivityFailure,
-  ApplicationFailure,
-  ChildWorkflowFailure,
-  TemporalFailure,
-  WorkflowFailedError,
   WorkflowNotFoundError,
   type Client,
   type WorkflowExecutionDescription,
@@ -13,15 +8,13 @@ import {
 import type { JobRow } from '../../db/schema/index.ts';
 import type { Config } from '../../runtime/config.ts';
 import { webUiLink } from '../../runtime/temporal.ts';
+import { errorOf, type JobError } from '../../domain/jobs/errors.ts';
+
+export { errorOf, type JobError };
 
 export const jobStatuses = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'terminated', 'timed_out'] as const;
 export type JobStatus = (typeof jobStatuses)[number];
 
-export interface JobError {
-  /** Stable failure type (e.g. `WebhookRejected`, `Terminated`, `TimedOut`). */
-  type: string;
-  message: string;
-}
 
 export interface JobView {
   id: string;
@@ -60,15 +53,6 @@ export function statusOf(info: Pick<WorkflowExecutionInfo, 'status' | 'historyLe
   const name = info.status.name;
   if (closedStatus[name]) return closedStatus[name];
   return info.historyLength <= queuedHistoryLength ? 'queued' : 'running';
-}
-
-/** The innermost failure with a type a user can act on. */
-export function errorOf(err: unknown): JobError {
-  let cur: unknown = err instanceof WorkflowFailedError ? err.cause : err;
-  while (cur instanceof ActivityFailure || cur instanceof ChildWorkflowFailure) cur = cur.cause ?? cur;
-  if (cur instanceof ApplicationFailure) return { type: cur.type ?? 'Error', message: cur.message };
-  if (cur instanceof TemporalFailure) return { type: cur.name.replace(/Failure$/, ''), message: cur.message };
-  return { type: 'Error', message: cur instanceof Error ? cur.message : String(cur) };
 }
 
 /** The part of a view that comes from Postgres alone. */

@@ -83,7 +83,7 @@ function scheduleIdFor(tenantId: string, idempotencyKey: string | undefined): st
  * The caller's schedule description, or 404 — also for a malformed id, another
  * tenant's schedule and one whose jobs (type, labels) are outside the key's scope.
  */
-async function describeOwn(deps: JobServiceDeps, caller: TenantCaller, scheduleId: string): Promise<ScheduleDescription & { memo: { jobplane: ScheduleMemo } }> {
+export async function describeOwn(deps: JobServiceDeps, caller: TenantCaller, scheduleId: string): Promise<ScheduleDescription & { memo: { jobplane: ScheduleMemo } }> {
   const notFound = new ProblemError('not-found', `no schedule ${scheduleId}`);
   if (!scheduleIdPattern.test(scheduleId)) throw notFound;
   try {
@@ -272,7 +272,7 @@ export async function deleteSchedule(deps: JobServiceDeps, caller: TenantCaller,
 }
 
 /** A schedule deleted between our describe and the change is a 404 too. */
-async function guardGone(scheduleId: string, fn: () => Promise<void>): Promise<void> {
+export async function guardGone(scheduleId: string, fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (err) {

@@ -10,3 +10,4 @@ export * from './webhook-subscriptions.ts';
 export * from './batches.ts';
 export * from './job-event-cursors.ts';
 export * from './job-dedupe-keys.ts';
+export * from './job-failures.ts';

@@ -105,6 +105,8 @@ const stateOf: Record<string, State> = {
   'scope-refusals': 'none',
   'job-events-watcher': 'none',
   'outbox-rows': 'none',
+  failures: 'none',
+  'bulk-retry-dry-run': 'none',
   'document-diagnose': 'document-failed',
   'document-derived-rows': 'document-failed',
   'document-retry': 'document-failed',

@@ -26,6 +26,7 @@ import { jobs, webhookSubscriptions, type JobRow, type WebhookSubscriptionRow } 
 import { claimJob, markStarted, requestHashOf } from '../../domain/jobs/create.ts';
 import { derivedId } from '../../runtime/ids.ts';
 import type { ClosedRun } from './closed-runs.ts';
+import { projectFailures, type FailureOf } from './failures.ts';
 
 export interface DeliveryDeps {
   db: Db;
@@ -35,6 +36,8 @@ export interface DeliveryDeps {
   currentRunId: (workflowId: string) => Promise<string | undefined>;
   /** Base URL of the API, for links in event payloads. */
   publicUrl: string;
+  /** The error of a failed run, for the dead-letter projection (failures.ts). */
+  failureOf: (run: ClosedRun) => Promise<FailureOf>;
 }
 
 /** One delivery owed: the event, for one receiver. */
@@ -127,6 +130,8 @@ export async function deliverJobEvents(deps: DeliveryDeps, runs: readonly Closed
     if (pair.run.executionStatus === 'TERMINATED' && (await deps.currentRunId(pair.run.workflowId)) !== pair.run.runId) continue;
     ended.push(pair);
   }
+  // Every ended job's outcome, event deliveries included: a delivery that failed for good is a dead letter too.
+  await projectFailures(db, deps.failureOf, ended);
   const subs = await subscriptionsOf(db, [...new Set(ended.map((e) => e.job.tenantId))]);
   const owed = owedDeliveries(ended, subs, deps.publicUrl);
   if (owed.length === 0) return [];

@@ -21,9 +21,10 @@ import type { JobRow } from '../../db/schema/index.ts';
 import type { Config } from '../../runtime/config.ts';
 import { grpcCodeOf, grpcStatus } from '../../runtime/grpc-status.ts';
 import type { Logger } from '../../runtime/logger.ts';
-import { closedRunsQuery, listClosedRunsPage } from './closed-runs.ts';
+import { closedRunsQuery, listClosedRunsPage, type ClosedRun } from './closed-runs.ts';
 import { advanceCursor, readOrInitCursor } from './cursor.ts';
 import { deliverJobEvents } from './deliveries.ts';
+import { failureOfRun } from './failures.ts';
 import type { LeaderLock } from './leader-lock.ts';
 
 export type WatcherConfig = Pick<
@@ -93,6 +94,7 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
     startJob: deps.startJob,
     publicUrl: config.publicUrl,
     currentRunId: async (workflowId: string) => (await deps.client.workflow.getHandle(workflowId).describe()).runId,
+    failureOf: (run: ClosedRun) => failureOfRun(deps.client, run.workflowId, run.runId),
   };
 
   /** Waits out the visibility budget before the next list call. */
