@@ -45,3 +45,19 @@ export const timestamp = z.iso
     return t >= 0 && t < Date.UTC(10_000, 0, 1);
   }, 'must be between 1970-01-01 and 9999-12-31')
   .openapi({ example: '2026-12-02T10:00:00Z' });
+
+/**
+ * The optional `Idempotency-Key` request header (printable ASCII, at most 255),
+ * as `headers: idempotencyKeyHeader('what a repeat gets')` of a route.
+ */
+export const idempotencyKeyHeader = (description: string) =>
+  z.object({
+    'idempotency-key': z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+      .optional()
+      // No `param.name` override: it must equal the key, or the OpenAPI generator throws (header names are case-insensitive).
+      .openapi({ param: { in: 'header' }, description }),
+  });

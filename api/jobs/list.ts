@@ -4,7 +4,7 @@
  * come from Postgres; status comes from Temporal's visibility store in one
  * query per page, so a listed status is never a stale copy.
  */
-import { and, arrayContains, desc, eq, gt, isNotNull, lt, type SQL } from 'drizzle-orm';
+import { and, arrayContains, desc, eq, gt, isNotNull, isNull, lt, type SQL } from 'drizzle-orm';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Db } from '../../db/client.ts';
 import { jobs } from '../../db/schema/index.ts';
@@ -23,6 +23,11 @@ export interface ListJobsFilter {
   label?: string;
   createdAfter?: string;
   createdBefore?: string;
+  scheduleId?: string;
+  /** `'true'`: only jobs no other job started. */
+  root?: 'true' | 'false';
+  /** Only the children of this job (`GET /v1/jobs/{id}/children`). */
+  parentJobId?: string;
   limit: number;
   cursor?: string;
 }
@@ -56,6 +61,9 @@ export async function listJobs(
   if (filter.label) conditions.push(arrayContains(jobs.labels, [filter.label]));
   if (filter.createdAfter) conditions.push(gt(jobs.createdAt, new Date(filter.createdAfter)));
   if (filter.createdBefore) conditions.push(lt(jobs.createdAt, new Date(filter.createdBefore)));
+  if (filter.scheduleId) conditions.push(eq(jobs.scheduleId, filter.scheduleId));
+  if (filter.parentJobId) conditions.push(eq(jobs.parentJobId, filter.parentJobId));
+  if (filter.root === 'true') conditions.push(isNull(jobs.parentWorkflowId));
 
   let after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
   const items: JobView[] = [];

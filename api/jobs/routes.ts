@@ -8,17 +8,10 @@ import { debounceJob } from './debounce.ts';
 import { waitForJob } from './wait.ts';
 import { describeJob, justStartedJob } from './view.ts';
 import { json, bearer, newRouter } from '../http/openapi-app.ts';
-import { commonProblems, problemResponse } from '../http/schemas.ts';
+import { commonProblems, idempotencyKeyHeader, problemResponse } from '../http/schemas.ts';
 import { CreateJobBody, DebouncedJob, Job, JobIdParam, JobList, ListJobsQuery, MessageParam, WaitQuery } from './schemas.ts';
 import { phasesOf } from '../http/server-timing.ts';
 
-const idempotencyKey = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
-  .optional()
-  .openapi({ param: { in: 'header' }, description: 'Same key + same body returns the original job' });
 
 const create = createRoute({
   method: 'post',
@@ -26,7 +19,7 @@ const create = createRoute({
   tags: ['Jobs'],
   summary: 'Create a job',
   security: bearer,
-  request: { headers: z.object({ 'idempotency-key': idempotencyKey }), body: { required: true, content: { 'application/json': { schema: CreateJobBody } } } },
+  request: { headers: idempotencyKeyHeader('Same key + same body returns the original job'), body: { required: true, content: { 'application/json': { schema: CreateJobBody } } } },
   responses: {
     201: json(Job, 'Created'),
     200: json(Job, 'The job an earlier request with the same Idempotency-Key created'),
@@ -46,6 +39,16 @@ const list = createRoute({
   security: bearer,
   request: { query: ListJobsQuery },
   responses: { 200: json(JobList, 'A page of jobs'), ...commonProblems },
+});
+
+const children = createRoute({
+  method: 'get',
+  path: '/{id}/children',
+  tags: ['Jobs'],
+  summary: 'The jobs this job’s workflow started (a batch’s items, an approval’s notifications), newest first',
+  security: bearer,
+  request: { params: JobIdParam, query: ListJobsQuery.pick({ status: true, limit: true, cursor: true }) },
+  responses: { 200: json(JobList, 'A page of children'), ...commonProblems },
 });
 
 const get = createRoute({
@@ -137,6 +140,11 @@ export function jobRoutes(deps: JobServiceDeps & { onJobCreated?: (type: string,
   router.openapi(list, async (c) => {
     const caller = authorize(c.get('caller'), 'viewer', 'read');
     return c.json(await listJobs(deps, caller, c.req.valid('query')), 200);
+  });
+  router.openapi(children, async (c) => {
+    const caller = authorize(c.get('caller'), 'viewer', 'read');
+    const parent = await findJob(deps.db, caller, c.req.valid('param').id);
+    return c.json(await listJobs(deps, caller, { ...c.req.valid('query'), parentJobId: parent.id }), 200);
   });
   router.openapi(get, async (c) => {
     const caller = authorize(c.get('caller'), 'viewer', 'read');

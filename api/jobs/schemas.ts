@@ -2,6 +2,7 @@
 import { z } from '@hono/zod-openapi';
 import { maxDebounceSeconds } from '../../contracts/debounce.ts';
 import { timestamp } from '../http/schemas.ts';
+import { scheduleIdPattern } from '../../contracts/ids.ts';
 import { jobStatuses } from './view.ts';
 
 export const JobStatus = z.enum(jobStatuses).openapi('JobStatus');
@@ -16,6 +17,8 @@ export const Job = z
     priority: z.number().int().nullable().optional(),
     labels: z.array(z.string()).optional(),
     retryOf: z.string().nullable().optional(),
+    parentJobId: z.string().nullable().optional().openapi({ description: 'The job whose workflow started this one (a batch item’s batch, a notification’s approval)' }),
+    scheduleId: z.string().nullable().optional().openapi({ description: 'The schedule that started this run' }),
     callbackUrl: z.string().nullable().optional().openapi({ description: 'Where the job’s end event is delivered, if given at create' }),
     result: z.unknown().optional(),
     error: z.object({ type: z.string(), message: z.string() }).optional(),
@@ -110,6 +113,8 @@ export const ListJobsQuery = z.object({
   label: jobLabel.optional(),
   createdAfter: timestamp.optional(),
   createdBefore: timestamp.optional(),
+  scheduleId: z.string().regex(scheduleIdPattern, 'a schedule id (sch_…)').optional().openapi({ description: 'Only the runs of this schedule' }),
+  root: z.enum(['true', 'false']).optional().openapi({ description: '`true`: only jobs no other job started (no batch items, no notifications)' }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional().openapi({ description: '`nextCursor` of the previous page' }),
 });

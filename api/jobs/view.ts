@@ -27,6 +27,9 @@ export interface JobView {
   retryOf: string | null;
   /** Where the job's end event is delivered, if given at create. */
   callbackUrl: string | null;
+  /** The job whose workflow started this one, and the schedule that started it (workers/job-events/started-runs.ts). */
+  parentJobId: string | null;
+  scheduleId: string | null;
   result?: unknown;
   error?: JobError;
   createdAt: string;
@@ -67,6 +70,8 @@ export function baseView(config: ViewConfig, row: JobRow, runId = row.firstRunId
     labels: row.labels,
     retryOf: row.retryOf,
     callbackUrl: row.callbackUrl,
+    parentJobId: row.parentJobId,
+    scheduleId: row.scheduleId,
     createdAt: row.createdAt.toISOString(),
     links: { self: `${config.publicUrl}/v1/jobs/${row.id}`, ui: webUiLink(config, row.workflowId, runId ?? undefined) },
   };

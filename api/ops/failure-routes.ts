@@ -3,9 +3,10 @@
  * router, so `failures` and `retry` are not read as job ids): see failures.ts.
  */
 import { createRoute, z } from '@hono/zod-openapi';
+import { jobIdPattern } from '../../contracts/ids.ts';
 import { authorize } from '../http/key-scope.ts';
 import { body, bearer, json, newRouter } from '../http/openapi-app.ts';
-import { commonProblems, problemResponse, timestamp } from '../http/schemas.ts';
+import { commonProblems, idempotencyKeyHeader, problemResponse, timestamp } from '../http/schemas.ts';
 import { jobLabel } from '../jobs/schemas.ts';
 import { bulkRetry, checkTimeRange, failureGroups, maxBulkRetry } from './failures.ts';
 import type { OpsServiceDeps } from './service.ts';
@@ -18,6 +19,7 @@ const filterFields = {
   label: jobLabel.optional(),
   failedAfter: timestamp.optional(),
   failedBefore: timestamp.optional(),
+  parentJobId: z.string().regex(jobIdPattern, 'a job id (job_…)').optional().openapi({ description: 'Only the children of this job (a batch’s failed items)' }),
 };
 
 export const FailuresQuery = z.object({ ...filterFields, limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ description: 'Newest failures listed besides the groups' }) });
@@ -84,15 +86,7 @@ const retry = createRoute({
   summary: 'Retry the failed jobs a filter selects, each as a new job (`retryOf` set)',
   description: `Oldest failures first, at most \`limit\` (${maxBulkRetry}) per call. Send an Idempotency-Key: the same call again retries nothing twice and goes on where a call stopped by 429/503 left off. Operator role; audited per call and per job.`,
   request: {
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .min(1)
-        .max(255)
-        .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
-        .optional()
-        .openapi({ param: { in: 'header' }, description: 'Makes a repeated call answer the retries it made instead of making more' }),
-    }),
+    headers: idempotencyKeyHeader('Makes a repeated call answer the retries it made instead of making more'),
     body: body(BulkRetryBody),
   },
   responses: { 200: json(BulkRetryResult, 'What was (or, in a dry run, would be) retried'), 415: problemResponse('Not JSON'), ...commonProblems },

@@ -27,6 +27,8 @@ export interface FailureFilter {
   label?: string;
   failedAfter?: string;
   failedBefore?: string;
+  /** Only the children of this job (a batch's failed items). */
+  parentJobId?: string;
 }
 
 /** Most jobs one bulk retry may retry: a bigger selection is retried over several calls. */
@@ -55,6 +57,7 @@ function selection(caller: TenantCaller, filter: FailureFilter, callKey?: string
     ...(filter.label ? [sql`${filter.label} = any(${jobs.labels})`] : []),
     ...(filter.failedAfter ? [gte(jobFailures.failedAt, new Date(filter.failedAfter))] : []),
     ...(filter.failedBefore ? [lt(jobFailures.failedAt, new Date(filter.failedBefore))] : []),
+    ...(filter.parentJobId ? [eq(jobs.parentJobId, filter.parentJobId)] : []),
     ...jobScopeConditions(caller),
   )!;
 }

@@ -3,7 +3,7 @@
  * router): diagnose, reset, terminate, retry. Operator role; another tenant's
  * job answers 404 like an unknown id.
  */
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { authorize } from '../http/key-scope.ts';
 import { findJob } from '../jobs/service.ts';
 import { justStartedJob, describeJob } from '../jobs/view.ts';
@@ -11,7 +11,7 @@ import { body, json, bearer, newRouter } from '../http/openapi-app.ts';
 import { JobDiagnosis, ResetJobBody, ResetResult, StuckQuery, TerminateJobBody } from './schemas.ts';
 import { diagnoseJob, resetJob, retryJob, terminateJob, type OpsServiceDeps } from './service.ts';
 import { parseDurationSeconds } from '../schedules/schemas.ts';
-import { commonProblems, problemResponse } from '../http/schemas.ts';
+import { commonProblems, idempotencyKeyHeader, problemResponse } from '../http/schemas.ts';
 import { Job, JobIdParam } from '../jobs/schemas.ts';
 
 const base = { tags: ['Operations'], security: bearer };
@@ -53,15 +53,7 @@ const retry = createRoute({
   summary: 'Run a finished job again as a new job (same type and input, `retryOf` set)',
   request: {
     params: JobIdParam,
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .min(1)
-        .max(255)
-        .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
-        .optional()
-        .openapi({ param: { in: 'header' }, description: 'Same key returns the retry an earlier request created' }),
-    }),
+    headers: idempotencyKeyHeader('Same key returns the retry an earlier request created'),
   },
   responses: {
     201: json(Job, 'The new job'),

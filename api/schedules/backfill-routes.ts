@@ -1,8 +1,8 @@
 /** `POST /v1/schedules/{id}/backfill` (operator): the runs a past range should have had (see backfill.ts). */
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { authorize } from '../http/key-scope.ts';
 import { bearer, json, newRouter } from '../http/openapi-app.ts';
-import { commonProblems, problemResponse } from '../http/schemas.ts';
+import { commonProblems, idempotencyKeyHeader, problemResponse } from '../http/schemas.ts';
 import type { JobServiceDeps } from '../jobs/service.ts';
 import { BackfillBody, BackfillResult, backfillSchedule, maxBackfillRuns } from './backfill.ts';
 import { ScheduleIdParam } from './schemas.ts';
@@ -16,15 +16,7 @@ const backfill = createRoute({
   description: `Counted first: a range of more than ${maxBackfillRuns} runs is refused (split it). \`dryRun\` only counts. Each run is a workflow \`<tenant>:<schedule id>-<time>\`; the overlap policy decides what happens when runs would overlap. Operator role; audited.`,
   request: {
     params: ScheduleIdParam,
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .min(1)
-        .max(255)
-        .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
-        .optional()
-        .openapi({ param: { in: 'header' }, description: 'A repeat within 24 h answers the first call’s result and starts nothing' }),
-    }),
+    headers: idempotencyKeyHeader('A repeat within 24 h answers the first call’s result and starts nothing'),
     body: { required: true, content: { 'application/json': { schema: BackfillBody } } },
   },
   responses: {

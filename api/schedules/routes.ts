@@ -1,11 +1,11 @@
 /** `/v1/schedules`: run a job type on a timetable (Temporal Schedules), per tenant. */
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { authorize } from '../http/key-scope.ts';
 import type { JobServiceDeps } from '../jobs/service.ts';
 import { json, bearer, newRouter } from '../http/openapi-app.ts';
 import { CreateScheduleBody, ListSchedulesQuery, Schedule, ScheduleIdParam, ScheduleList, ScheduleNoteBody } from './schemas.ts';
 import { commandSchedule, createSchedule, deleteSchedule, getSchedule, listSchedules } from './service.ts';
-import { commonProblems, problemResponse } from '../http/schemas.ts';
+import { commonProblems, idempotencyKeyHeader, problemResponse } from '../http/schemas.ts';
 
 const base = { tags: ['Schedules'], security: bearer };
 
@@ -16,16 +16,7 @@ const create = createRoute({
   summary: 'Create a schedule',
   description: 'Give exactly one of `cron` or `interval`. The input is validated against the job type now, so every run can start.',
   request: {
-    headers: z.object({
-      'idempotency-key': z
-        .string()
-        .min(1)
-        .max(255)
-        .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
-        .optional()
-        // No `param.name` override: it must equal the key, or the OpenAPI generator throws (header names are case-insensitive).
-        .openapi({ param: { in: 'header' }, description: 'Same key + same body returns the original schedule' }),
-    }),
+    headers: idempotencyKeyHeader('Same key + same body returns the original schedule'),
     body: { required: true, content: { 'application/json': { schema: CreateScheduleBody } } },
   },
   responses: {

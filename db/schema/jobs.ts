@@ -37,6 +37,14 @@ export const jobs = pgTable(
     scheduleId: text(),
     /** Receives the job's end event (`job.succeeded`, …) as a signed webhook, like a subscription would. */
     callbackUrl: text(),
+    /**
+     * For a run another workflow started (a batch item, an approval's
+     * notification): the parent's workflow id, and its job once that has a row.
+     * Rows of such runs, and of scheduled runs, are registered from visibility
+     * by the job-end watcher (workers/job-events/started-runs.ts).
+     */
+    parentWorkflowId: text(),
+    parentJobId: text(),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -44,6 +52,9 @@ export const jobs = pgTable(
     // Keyset pagination, newest first: job ids sort by creation time, so `id < cursor` pages are stable under inserts.
     index('jobs_tenant_id_desc_index').on(t.tenantId, t.id.desc()),
     index('jobs_labels_index').using('gin', t.labels),
+    // A parent's children, newest first (`GET /v1/jobs/{id}/children`), and a schedule's runs.
+    index('jobs_parent_index').on(t.tenantId, t.parentJobId, t.id.desc()).where(sql`${t.parentJobId} is not null`),
+    index('jobs_schedule_index').on(t.tenantId, t.scheduleId, t.id.desc()).where(sql`${t.scheduleId} is not null`),
     // Claims whose workflow has not started (api/jobs/claims.ts finds them): few rows, so a partial index.
     index('jobs_unstarted_index').on(t.createdAt).where(sql`${t.firstRunId} is null`),
   ],

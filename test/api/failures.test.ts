@@ -6,36 +6,29 @@
  * and per job, new jobs linked by `retryOf`, the same call again retries
  * nothing twice). Terminated jobs are not dead letters; roles and tenants hold.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { NativeConnection } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import { JobplaneClient } from '../../client/jobplane-client.ts';
-import { auditEvents, jobEventCursors, jobFailures, jobs } from '../../db/schema/index.ts';
-import { createLogger } from '../../runtime/logger.ts';
-import { temporalConnectionOptions } from '../../runtime/temporal.ts';
-import { startJobEventWatcher } from '../../workers/job-events/start.ts';
-import type { JobEventWatcher } from '../../workers/job-events/watcher.ts';
+import { auditEvents, jobFailures, jobs } from '../../db/schema/index.ts';
+import { fastWatcherEnv, startTestWatcher, watcherCaughtUp as caughtUp } from '../helpers/job-events.ts';
 import { createOtherTenant, expectProblem, type OtherTenant } from '../helpers/http.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
-let connection: NativeConnection;
-let watcher: JobEventWatcher;
+let watcher: { stop(): Promise<void> };
 let other: OtherTenant;
 let refusing: Receiver;
 
 beforeAll(async () => {
-  stack = await startTestStack('failures', { env: { JOBPLANE_JOB_EVENTS_INTERVAL_MS: '250', JOBPLANE_JOB_EVENTS_OVERLAP_MS: '5000' } });
+  stack = await startTestStack('failures', { env: fastWatcherEnv });
   await stack.startWorkers();
-  connection = await NativeConnection.connect(temporalConnectionOptions(stack.config));
-  watcher = await startJobEventWatcher({ config: stack.config, databaseUrl: stack.env.DATABASE_URL!, db: stack.db, connection, log: createLogger('failures-test', 'error') });
+  watcher = await startTestWatcher(stack, 'failures-test');
   other = await createOtherTenant(stack, { role: 'admin' });
   refusing = await startReceiver(() => ({ status: 400 }));
 });
 afterAll(async () => {
   await watcher?.stop();
-  await connection?.close();
   await refusing?.close();
   await stack?.close();
 });
@@ -46,17 +39,7 @@ async function create(body: Record<string, unknown>): Promise<string> {
   return ((await res.json()) as { id: string }).id;
 }
 
-/** Waits until the watcher has handled every run that closed up to now. */
-async function watcherCaughtUp(): Promise<void> {
-  const now = Date.now();
-  await vi.waitFor(
-    async () => {
-      const [c] = await stack.db.select().from(jobEventCursors).where(eq(jobEventCursors.namespace, stack.config.temporalNamespace));
-      if (!c || c.handledUntil.getTime() < now + 1000) throw new Error(`cursor at ${c?.handledUntil.toISOString()}`);
-    },
-    { timeout: 20_000, interval: 100 },
-  );
-}
+const watcherCaughtUp = () => caughtUp(stack);
 
 interface FailureList {
   total: number;

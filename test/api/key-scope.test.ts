@@ -73,6 +73,7 @@ const rules: Record<string, RouteRule> = {
   'POST /v1/jobs/{id}/terminate': jobRoute('operator', 'terminate', '/terminate', { reason: 'scope matrix' }),
   'POST /v1/jobs/{id}/retry': jobRoute('operator', 'retry', '/retry'),
   'GET /v1/jobs/{id}/failed-items': jobRoute('viewer', 'read', '/failed-items'),
+  'GET /v1/jobs/{id}/children': jobRoute('viewer', 'read', '/children'),
   'GET /v1/jobs/failures': fixed('list', 'viewer', 'read', '/v1/jobs/failures'),
   'POST /v1/jobs/retry': fixed('list', 'operator', 'retry', '/v1/jobs/retry', { filter: {}, dryRun: true }),
   'POST /v1/batch-inputs': fixed('batch-inputs', 'submitter', 'create', '/v1/batch-inputs?jobType=noop', [{ tag: 'scope matrix' }]),

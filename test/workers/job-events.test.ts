@@ -25,6 +25,7 @@ import { startJobWorkflow } from '../../domain/jobs/start.ts';
 import { Client } from '@temporalio/client';
 import { clientDataConverter, codecFrom } from '../../runtime/temporal.ts';
 import { startReceiver, type ReceivedRequest, type Receiver } from '../helpers/receiver.ts';
+import { watcherCaughtUp as caughtUp } from '../helpers/job-events.ts';
 import { startTestStack, testSigningSecret, waitForJob, type TestStack } from '../helpers/stack.ts';
 
 type Json = Record<string, unknown>;
@@ -64,16 +65,7 @@ const eventsFor = (jobId: string) => receiver.requests.filter((r) => (JSON.parse
 const endpoint = (name: string) => `${receiver.url}/${name}`;
 
 /** Waits until the watcher has handled every run that closed up to now. */
-async function watcherCaughtUp(): Promise<void> {
-  const now = Date.now();
-  await vi.waitFor(
-    async () => {
-      const [c] = await stack.db.select().from(jobEventCursors).where(eq(jobEventCursors.namespace, stack.config.temporalNamespace));
-      if (!c || c.handledUntil.getTime() < now + 1000) throw new Error(`cursor at ${c?.handledUntil.toISOString()}`);
-    },
-    { timeout: 20_000, interval: 100 },
-  );
-}
+const watcherCaughtUp = () => caughtUp(stack);
 
 async function deliveryJobsOf(jobId: string) {
   return await stack.db.select().from(jobs).where(and(eq(jobs.tenantId, stack.tenantId), sql`${`job=${jobId}`} = any(${jobs.labels})`));

@@ -25,6 +25,8 @@ const job = (over: Partial<JobRow> = {}): JobRow => ({
   retryOf: null,
   scheduleId: null,
   callbackUrl: null,
+  parentWorkflowId: null,
+  parentJobId: null,
   createdAt: created,
   ...over,
 });

@@ -32,7 +32,7 @@ function statusName(status: temporal.api.enums.v1.WorkflowExecutionStatus | null
 }
 
 /** A protobuf Timestamp (`seconds` may be a Long) in milliseconds. */
-function timestampMs(ts: { seconds?: number | { toNumber(): number } | null; nanos?: number | null } | null | undefined): number | undefined {
+export function timestampMs(ts: { seconds?: number | { toNumber(): number } | null; nanos?: number | null } | null | undefined): number | undefined {
   if (!ts?.seconds) return undefined;
   const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
   return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
@@ -54,12 +54,12 @@ export interface ClosedRunsPage {
   nextPageToken: Uint8Array;
 }
 
-/** One visibility call: a page of the runs `query` lists. */
-export async function listClosedRunsPage(
+/** One visibility call: a page of the executions `query` lists, as the server sends them. */
+export async function listExecutionsPage(
   client: Client,
   query: string,
   opts: { pageSize: number; nextPageToken?: Uint8Array | undefined; timeoutMs: number },
-): Promise<ClosedRunsPage> {
+): Promise<{ executions: temporal.api.workflow.v1.IWorkflowExecutionInfo[]; nextPageToken: Uint8Array }> {
   const res = await client.withDeadline(Date.now() + opts.timeoutMs, () =>
     client.workflowService.listWorkflowExecutions({
       namespace: client.options.namespace,
@@ -68,13 +68,23 @@ export async function listClosedRunsPage(
       ...(opts.nextPageToken?.length ? { nextPageToken: opts.nextPageToken } : {}),
     }),
   );
+  return { executions: res.executions ?? [], nextPageToken: res.nextPageToken ?? new Uint8Array() };
+}
+
+/** One visibility call: a page of the closed runs `query` lists. */
+export async function listClosedRunsPage(
+  client: Client,
+  query: string,
+  opts: { pageSize: number; nextPageToken?: Uint8Array | undefined; timeoutMs: number },
+): Promise<ClosedRunsPage> {
+  const page = await listExecutionsPage(client, query, opts);
   const runs: ClosedRun[] = [];
-  for (const e of res.executions ?? []) {
+  for (const e of page.executions) {
     const closedAt = timestampMs(e.closeTime);
     if (!e.execution?.workflowId || !e.execution.runId || closedAt === undefined) continue;
     runs.push({ workflowId: e.execution.workflowId, runId: e.execution.runId, executionStatus: statusName(e.status), closedAt: new Date(closedAt) });
   }
-  return { runs, nextPageToken: res.nextPageToken ?? new Uint8Array() };
+  return { runs, nextPageToken: page.nextPageToken };
 }
 
 /**

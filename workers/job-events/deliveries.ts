@@ -97,16 +97,20 @@ export function owedDeliveries(runs: readonly { run: ClosedRun; job: JobRow }[],
   return owed;
 }
 
-/** The started job rows of these runs (claims and unknown ids are skipped), paired with their run. */
+/**
+ * The started job rows of these runs, paired with their run, found by
+ * workflow id: created jobs, and the runs schedules and parents started once
+ * registered (started-runs.ts). Claims and workflows that are no job are skipped.
+ */
 async function jobsOfRuns(db: Db, runs: readonly ClosedRun[]): Promise<{ run: ClosedRun; job: JobRow }[]> {
-  const parsed = runs.map((run) => ({ run, ids: jobOfWorkflowId(run.workflowId) })).filter((r) => r.ids && terminalStatusOf(r.run.executionStatus));
-  if (parsed.length === 0) return [];
+  const ended = runs.filter((run) => terminalStatusOf(run.executionStatus));
+  if (ended.length === 0) return [];
   const rows = await db
     .select()
     .from(jobs)
-    .where(and(inArray(jobs.id, [...new Set(parsed.map((p) => p.ids!.jobId))]), isNotNull(jobs.firstRunId)));
+    .where(and(inArray(jobs.workflowId, [...new Set(ended.map((r) => r.workflowId))]), isNotNull(jobs.firstRunId)));
   const byWorkflowId = new Map(rows.map((r) => [r.workflowId, r]));
-  return parsed.flatMap(({ run }) => {
+  return ended.flatMap((run) => {
     const job = byWorkflowId.get(run.workflowId);
     return job ? [{ run, job }] : [];
   });

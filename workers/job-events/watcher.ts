@@ -25,6 +25,7 @@ import { closedRunsQuery, listClosedRunsPage, type ClosedRun } from './closed-ru
 import { advanceCursor, readOrInitCursor } from './cursor.ts';
 import { deliverJobEvents } from './deliveries.ts';
 import { failureOfRun } from './failures.ts';
+import { listStartedRunsPage, registerStartedRuns, startedRunsQuery } from './started-runs.ts';
 import type { LeaderLock } from './leader-lock.ts';
 
 export type WatcherConfig = Pick<
@@ -110,25 +111,39 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
     const cursor = await readOrInitCursor(db, config.temporalNamespace, new Date(now - config.jobEventsOverlapMs));
     const from = new Date(cursor.getTime() - config.jobEventsOverlapMs);
     const to = new Date(Math.min(now, cursor.getTime() + config.jobEventsMaxWindowMs));
-    const query = closedRunsQuery(config, from, to);
-    let token: Uint8Array | undefined;
-    let runs = 0;
     let pages = 0;
-    let count = 0;
+    // First the runs schedules and parents started in the window (by start time): they become jobs
+    // (started-runs.ts), so a run that started and ended within the window is announced like any job.
+    let registered = 0;
+    let token: Uint8Array | undefined;
+    const startedQuery = startedRunsQuery(config, from, to);
     do {
-      const page = await paced(() => listClosedRunsPage(deps.listingClient, query, { pageSize, nextPageToken: token, timeoutMs: listTimeoutMs }));
+      const page = await paced(() => listStartedRunsPage(deps.listingClient, startedQuery, { pageSize, nextPageToken: token, timeoutMs: listTimeoutMs }));
       pages++;
-      runs += page.runs.length;
-      for (const d of await deliverJobEvents(deliveryDeps, page.runs)) {
-        emitted.add(1, { event: d.event.type });
-        count++;
-      }
+      registered += await registerStartedRuns(db, page.runs);
       token = page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
     } while (token && !stopped);
+    // Then the runs that closed in it (by close time).
+    let runs = 0;
+    let count = 0;
+    if (!token) {
+      const query = closedRunsQuery(config, from, to);
+      do {
+        const page = await paced(() => listClosedRunsPage(deps.listingClient, query, { pageSize, nextPageToken: token, timeoutMs: listTimeoutMs }));
+        pages++;
+        runs += page.runs.length;
+        for (const d of await deliverJobEvents(deliveryDeps, page.runs)) {
+          emitted.add(1, { event: d.event.type });
+          count++;
+        }
+        token = page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
+      } while (token && !stopped);
+    }
     // Stopped mid-window: the rest of it is handled by whoever ticks next.
     if (!token) await advanceCursor(db, config.temporalNamespace, to);
     lag.set(Math.max(0, (Date.now() - (token ? cursor : to).getTime()) / 1000));
     if (count > 0) log.info({ from, to, runs, pages, emitted: count }, 'job-end events emitted');
+    if (registered > 0) log.info({ from, to, registered }, 'runs started by schedules and parents registered as jobs');
     return { state: 'handled', from, to, runs, pages, emitted: count };
   }
 
