@@ -96,7 +96,8 @@ export async function failureGroups(deps: OpsServiceDeps, caller: TenantCaller, 
       .from(jobFailures)
       .innerJoin(jobs, eq(jobs.id, jobFailures.jobId))
       .where(and(where, eq(jobFailures.jobType, g.jobType), eq(jobFailures.errorType, g.errorType)))
-      .orderBy(desc(jobFailures.failedAt))
+      // The same order as `items`, so the sample is the group's first item there.
+      .orderBy(desc(jobFailures.failedAt), desc(jobFailures.jobId))
       .limit(1);
     if (s) sampleOf.set(`${g.jobType}\n${g.errorType}`, s);
   }

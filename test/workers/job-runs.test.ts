@@ -109,6 +109,28 @@ describe('every run is a job', () => {
     await expect.poll(async () => (await stack.api(`/v1/jobs/job_00000000000000000000000000/children`, { role: 'viewer' })).status).toBe(404);
   });
 
+  it('a batch that continued as new: the items of every run of the chain are children of the one batch job', async () => {
+    // Enough items that one run's event budget cannot hold them all (about 3.5 events per item): a stored list.
+    const n = 1500;
+    const list = await stack.api('/v1/batch-inputs?jobType=noop', { method: 'POST', role: 'submitter', body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ tag: `can${i}` }))) });
+    expect(list.status, await list.clone().text()).toBe(201);
+    const itemsRef = ((await list.json()) as { id: string }).id;
+    const res = await stack.api('/v1/jobs', { method: 'POST', role: 'submitter', body: JSON.stringify({ type: 'batch.run', input: { jobType: 'noop', itemsRef, concurrency: 50 } }) });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { id: batchId, workflowId } = (await res.json()) as { id: string; workflowId: string };
+    await waitForJob(stack, batchId, ['succeeded'], 240_000);
+    const desc = await stack.client.workflow.getHandle(workflowId).describe();
+    // More than one run: the chain continued as new at least once.
+    expect(desc.runId).not.toBe(desc.raw.workflowExecutionInfo?.firstRunId);
+    await vi.waitFor(
+      async () => {
+        const rows = await stack.db.select({ id: jobs.id }).from(jobs).where(and(eq(jobs.tenantId, stack.tenantId), eq(jobs.parentJobId, batchId)));
+        expect(rows).toHaveLength(n);
+      },
+      { timeout: 60_000, interval: 500 },
+    );
+  }, 300_000);
+
   it('a terminated run keeps its row and reads terminated; a cursor set back registers nothing twice', async () => {
     const id = await schedule({ tag: 'long', sleepMs: 60_000 });
     await backfill(id, 1);
