@@ -89,18 +89,14 @@ export async function failureGroups(deps: OpsServiceDeps, caller: TenantCaller, 
     .where(where)
     .orderBy(desc(jobFailures.failedAt), desc(jobFailures.jobId))
     .limit(limit);
-  const sampleOf = new Map<string, { jobId: string; message: string }>();
-  for (const g of groups) {
-    const [s] = await deps.db
-      .select({ jobId: jobFailures.jobId, message: jobFailures.message })
-      .from(jobFailures)
-      .innerJoin(jobs, eq(jobs.id, jobFailures.jobId))
-      .where(and(where, eq(jobFailures.jobType, g.jobType), eq(jobFailures.errorType, g.errorType)))
-      // The same order as `items`, so the sample is the group's first item there.
-      .orderBy(desc(jobFailures.failedAt), desc(jobFailures.jobId))
-      .limit(1);
-    if (s) sampleOf.set(`${g.jobType}\n${g.errorType}`, s);
-  }
+  // Each group's newest failure, in one query (the same order as `items`, ties by job id).
+  const samples = await deps.db
+    .selectDistinctOn([jobFailures.jobType, jobFailures.errorType], { jobType: jobFailures.jobType, errorType: jobFailures.errorType, jobId: jobFailures.jobId, message: jobFailures.message })
+    .from(jobFailures)
+    .innerJoin(jobs, eq(jobs.id, jobFailures.jobId))
+    .where(where)
+    .orderBy(jobFailures.jobType, jobFailures.errorType, desc(jobFailures.failedAt), desc(jobFailures.jobId));
+  const sampleOf = new Map(samples.map((s) => [`${s.jobType}\n${s.errorType}`, { jobId: s.jobId, message: s.message }]));
   return {
     total: groups.reduce((n, g) => n + g.count, 0),
     groups: groups.map((g): FailureGroup => ({

@@ -12,7 +12,6 @@
  */
 import { z } from '@hono/zod-openapi';
 import { and, desc as newestFirst, eq, gt, inArray, sql } from 'drizzle-orm';
-import type { ScheduleOverlapPolicy } from '@temporalio/client';
 import { msToTs, tsToDate } from '@temporalio/common/lib/time.js';
 import { auditedEffect } from '../../db/audit.ts';
 import { auditEvents } from '../../db/schema/index.ts';
@@ -21,7 +20,7 @@ import { ProblemError } from '../http/problems.ts';
 import { timestamp } from '../http/schemas.ts';
 import { auditEntry, type JobServiceDeps } from '../jobs/service.ts';
 import { overlapPolicies, type OverlapPolicy } from './schemas.ts';
-import { describeOwn, guardGone } from './service.ts';
+import { describeOwn, guardGone, toTemporalOverlap } from './service.ts';
 
 /** Runs one call may start: a bigger range is refused with the count, to be split by the caller. */
 export const maxBackfillRuns = 500;
@@ -61,8 +60,6 @@ export const BackfillResult = z
 
 export type BackfillRequest = z.infer<typeof BackfillBody>;
 export type BackfillView = z.infer<typeof BackfillResult>;
-
-const toTemporalOverlap = (o: OverlapPolicy) => o.toUpperCase() as Exclude<ScheduleOverlapPolicy, undefined>;
 
 export async function backfillSchedule(
   deps: JobServiceDeps,

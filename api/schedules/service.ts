@@ -73,7 +73,8 @@ export interface ScheduleView {
  */
 type StartAction = ScheduleOptionsStartWorkflowAction<Workflow> & Pick<WorkflowStartOptions, 'priority'>;
 
-const toTemporalOverlap = (o: OverlapPolicy) => o.toUpperCase() as Exclude<ScheduleOverlapPolicy, undefined>;
+/** Our overlap name → Temporal's (`buffer_one` → `BUFFER_ONE`). */
+export const toTemporalOverlap = (o: OverlapPolicy) => o.toUpperCase() as Exclude<ScheduleOverlapPolicy, undefined>;
 /** Random, time-sortable id; with an Idempotency-Key, derived from it so a retried create lands on the same schedule. */
 function scheduleIdFor(tenantId: string, idempotencyKey: string | undefined): string {
   return idempotencyKey ? keyedId('schedule', `${tenantId}\n${idempotencyKey}`) : newId('schedule');
