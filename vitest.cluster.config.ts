@@ -19,6 +19,7 @@ export const clusterSuites = [
   'test/api/debounce.test.ts',
   'test/api/failures.test.ts',
   'test/workers/job-runs.test.ts',
+  'test/workers/usage.test.ts',
   'test/workers/worker-crash.test.ts',
   'test/ops/reset.test.ts',
   'test/ops/runbook.slow.test.ts',

@@ -41,6 +41,7 @@ import { scheduleRoutes } from './schedules/routes.ts';
 import { scheduleBackfillRoutes } from './schedules/backfill-routes.ts';
 import { taskQueueRoutes } from './ops/task-queue-routes.ts';
 import { tenantRoutes } from './tenants/routes.ts';
+import { jobUsageRoutes, usageRoutes } from './usage/routes.ts';
 import { webhookSubscriptionRoutes } from './webhooks/routes.ts';
 
 export interface AppDeps {
@@ -250,12 +251,14 @@ export function createApp(input: AppDeps) {
   app.route('/v1/jobs', jobRoutes({ ...deps, onJobCreated: (type, tenant) => metrics.jobsCreated.inc({ type, tenant }) }));
   app.route('/v1/jobs', jobOpsRoutes(deps));
   app.route('/v1/jobs', batchJobRoutes(deps));
+  app.route('/v1/jobs', jobUsageRoutes(deps));
   app.route('/v1/batch-inputs', batchInputRoutes(deps));
   app.route('/v1/schedules', scheduleRoutes(deps));
   app.route('/v1/schedules', scheduleBackfillRoutes(deps));
   app.route('/v1/job-types', jobTypeRoutes());
   app.route('/v1/tenants', tenantRoutes(deps));
   app.route('/v1/audit', auditRoutes(deps));
+  app.route('/v1/usage', usageRoutes(deps));
   app.route('/v1/ops', opsRoutes(deps));
   app.route('/v1/ops/task-queues', taskQueueRoutes(deps));
   app.route('/v1/documents', documentRoutes({ ...deps, blobs: deps.blobs ?? blobStoreFrom(deps.config) }));

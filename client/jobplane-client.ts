@@ -36,6 +36,10 @@ import type {
   FailureList,
   ScheduleBackfill,
   ScheduleBackfillRequest,
+  JobUsage,
+  UsageFilter,
+  UsageGrouping,
+  UsageReport,
 } from './types.ts';
 import type { z } from 'zod';
 import type {
@@ -502,6 +506,24 @@ export class JobplaneClient {
   /** `DELETE /v1/tenants/{tenantId}/api-keys/{keyId}`: the key answers 401 from now on; 404 if unknown or already revoked. */
   async revokeApiKey(tenantId: string, keyId: string): Promise<void> {
     await this.#call({ method: 'DELETE', path: `/v1/tenants/${seg(tenantId)}/api-keys/${seg(keyId)}` });
+  }
+
+  // ── Usage ───────────────────────────────────────────────────────────────
+
+  /**
+   * `GET /v1/usage` (unscoped admin): the tenant's usage over `from`–`to`
+   * (inclusive UTC days, at most 366; default the 30 days up to today), by job
+   * type or, with `groupBy: 'day'`, by day. A run counts once it has closed
+   * and the job-end watcher has read it.
+   * @throws JobplaneProblemError `validation-error` (400) naming `query.from` or `query.to`, `forbidden` / `scope-forbidden` (403).
+   */
+  usage<G extends UsageGrouping = 'type'>(params: UsageFilter & { groupBy?: G } = {}): Promise<Extract<UsageReport, { groupBy: G }>> {
+    return this.#call({ method: 'GET', path: '/v1/usage', query: { ...params } });
+  }
+
+  /** `GET /v1/jobs/{id}/usage` (viewer): what each closed run of a job cost, and the total; `runs: []` until one has closed. */
+  jobUsage(jobId: string): Promise<JobUsage> {
+    return this.#call({ method: 'GET', path: `/v1/jobs/${seg(jobId)}/usage` });
   }
 
   // ── Audit ───────────────────────────────────────────────────────────────

@@ -13,6 +13,7 @@ import type { BulkRetryBody, BulkRetryResult as BulkRetryResultSchema, FailureLi
 import type { DocumentList as DocumentListSchema, DocumentStatus as DocumentStatusSchema, DocumentView as DocumentViewSchema, ListDocumentsQuery, SearchQuery, SearchResults as SearchResultsSchema, UploadedDocument as UploadedDocumentSchema } from '../api/documents/schemas.ts';
 import type { Retention as RetentionSchema } from '../api/tenants/schemas.ts';
 import type { CreateSubscriptionBody, Subscription as SubscriptionSchema } from '../api/webhooks/schemas.ts';
+import type { JobUsage as JobUsageSchema, UsageQuery, UsageReport as UsageReportSchema } from '../api/usage/schemas.ts';
 import type { JobEndedEvent, WebhookEventType } from '../contracts/index.ts';
 
 export type Job = z.infer<typeof JobSchema>;
@@ -76,6 +77,18 @@ export type BulkRetryResult = z.infer<typeof BulkRetryResultSchema>;
 /** Body of `POST /v1/schedules/{id}/backfill`, and its answer. */
 export type ScheduleBackfillRequest = z.input<typeof BackfillBody>;
 export type ScheduleBackfill = z.infer<typeof BackfillResult>;
+
+/**
+ * `GET /v1/usage`: the tenant's usage over a range of UTC days; `items` are
+ * per job type (`groupBy: 'type'`) or per day (`groupBy: 'day'`).
+ */
+export type UsageReport = z.infer<typeof UsageReportSchema>;
+/** How `GET /v1/usage` groups its items. */
+export type UsageGrouping = UsageReport['groupBy'];
+/** Query of `GET /v1/usage`: `from`/`to` are inclusive UTC days (`YYYY-MM-DD`; default the last 30 days up to today), `groupBy` defaults to `type`. */
+export type UsageFilter = z.input<typeof UsageQuery>;
+/** `GET /v1/jobs/{id}/usage`: each closed run of a job and their total. */
+export type JobUsage = z.infer<typeof JobUsageSchema>;
 
 /** A schedule: a job type and input started on a timetable (`/v1/schedules`). */
 export type Schedule = z.infer<typeof ScheduleSchema>;

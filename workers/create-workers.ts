@@ -1,6 +1,6 @@
 /** One Worker per task queue of the job catalog, all sharing one connection and one workflow bundle. */
 import { Client } from '@temporalio/client';
-import { type NativeConnection, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { type NativeConnection, Runtime, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { catalogTaskQueues } from '../contracts/index.ts';
 import { createActivities, type Activities, type ActivityDeps } from '../activities/index.ts';
 import { parseAllowlist } from '../domain/outbound/destination-guard.ts';
@@ -15,6 +15,7 @@ import { clientDataConverter, codecFrom, failureConverterPath, taskQueueName } f
 import { codeVersion } from './code-version.ts';
 import { workerTracingOptions } from '../runtime/tracing.ts';
 import type { Db } from '../db/client.ts';
+import { activityMeteringInterceptor } from './usage/activity-metering.ts';
 
 export interface CreateWorkersOptions {
   config: Config;
@@ -111,6 +112,9 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
   const dataConverter = workerDataConverter(opts.config);
   // Activity spans and the sink for the bundle's workflow spans; no-ops until tracing is installed.
   const tracing = workerTracingOptions();
+  // Every attempt's wall time and CPU share, for what jobs cost (docs/USAGE.md).
+  const metering = activityMeteringInterceptor({ db: opts.db, log: createLogger('usage', opts.config.logLevel), meter: Runtime.instance().metricMeter });
+  const interceptors = { ...tracing.interceptors, activity: [...tracing.interceptors.activity, metering] };
   return await Promise.all(
     queues.map((queue) =>
       Worker.create({
@@ -121,6 +125,7 @@ export async function createWorkers(opts: CreateWorkersOptions): Promise<Worker[
         activities,
         dataConverter,
         ...tracing,
+        interceptors,
         ...workerSlotOptions(opts.config),
         // SIGTERM waits this long for in-flight activities before cancelling them.
         shutdownGraceTime: opts.config.workerShutdownGraceMs,

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { and, asc, eq, gt } from 'drizzle-orm';
-import { batchItemCatalog, batchLimits, batchInputIdPattern, type BatchRunInput } from '../../contracts/index.ts';
+import { batchItemCatalog, batchLimits, batchInputIdPattern, batchRun, type BatchRunInput } from '../../contracts/index.ts';
 import type { Db } from '../../db/client.ts';
 import { batchInputItems, batchInputs, batchItemFailures } from '../../db/schema/index.ts';
 import type { Config } from '../../runtime/config.ts';
@@ -24,6 +24,7 @@ import { inspectJson } from '../http/json-guard.ts';
 import { fieldErrors, ProblemError, type FieldError } from '../http/problems.ts';
 import type { JobRow } from '../../db/schema/index.ts';
 import { recordAudit } from '../../db/audit.ts';
+import { addDailyUsage, utcDay } from '../../db/usage.ts';
 
 /** Rows per INSERT while storing a list. */
 const insertChunk = 1000;
@@ -167,7 +168,9 @@ async function storeSpooled(db: Db, caller: TenantCaller, jobType: string, spool
     const [row] = await tx.insert(batchInputs).values({ id, tenantId: caller.tenantId, jobType, itemCount: count, createdByKeyId: caller.keyId }).returning();
     let chunk: { inputId: string; idx: number; item: unknown }[] = [];
     let idx = 0;
+    let bytes = 0;
     for await (const json of spool.read()) {
+      bytes += Buffer.byteLength(json);
       chunk.push({ inputId: id, idx: idx++, item: JSON.parse(json) as unknown });
       if (chunk.length >= insertChunk) {
         await tx.insert(batchInputItems).values(chunk);
@@ -175,6 +178,8 @@ async function storeSpooled(db: Db, caller: TenantCaller, jobType: string, spool
       }
     }
     if (chunk.length > 0) await tx.insert(batchInputItems).values(chunk);
+    // The list is storage the tenant's batch.run jobs read: its JSON bytes count on the upload's day (docs/USAGE.md).
+    await addDailyUsage(tx, { tenantId: caller.tenantId, jobType: batchRun.type, day: utcDay(row!.createdAt) }, { storageBytes: bytes });
     await recordAudit(tx, {
       tenantId: caller.tenantId,
       actorKeyId: caller.keyId,

@@ -11,3 +11,4 @@ export * from './batches.ts';
 export * from './job-event-cursors.ts';
 export * from './job-dedupe-keys.ts';
 export * from './job-failures.ts';
+export * from './usage.ts';

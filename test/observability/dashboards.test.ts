@@ -17,6 +17,7 @@ import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { repoRoot, startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
 import { createJob } from '../helpers/http.ts';
 import { waitAtMost } from '../helpers/poll.ts';
+import { fastWatcherEnv } from '../helpers/job-events.ts';
 
 /**
  * Names seen when this test was written (SDK 1.24 worker + API, after the
@@ -42,6 +43,8 @@ export const seenMetricNames = [
   // tags job_type, tenant, status plus the SDK's namespace, taskQueue, workflowType)
   'jobplane_jobs_finished',
   'jobplane_job_duration_bucket', 'jobplane_job_duration_count', 'jobplane_job_duration_sum',
+  // Worker, the job-end watcher's usage counters (runtime meter: no temporal_ prefix, no _total; tags tenant, job_type)
+  'jobplane_usage_runs', 'jobplane_usage_actions', 'jobplane_usage_history_bytes', 'jobplane_usage_activity_cpu_ms', 'jobplane_usage_activity_wall_ms',
 ] as const;
 
 let stack: TestStack;
@@ -92,7 +95,8 @@ beforeAll(async () => {
   workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
   worker = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'workers/main.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, ...stack.env, JOBPLANE_WORKER_METRICS_ADDRESS: `127.0.0.1:${port}`, JOBPLANE_LOG_LEVEL: 'warn' },
+    // The job-end watcher ticks fast, so the usage of the jobs below is counted before the scrape.
+    env: { ...process.env, ...stack.env, ...fastWatcherEnv, JOBPLANE_WORKER_METRICS_ADDRESS: `127.0.0.1:${port}`, JOBPLANE_LOG_LEVEL: 'warn' },
     stdio: 'ignore',
   });
   let exited = false;
@@ -121,7 +125,8 @@ beforeAll(async () => {
   await waitAtMost(
     async () => {
       const names = new Set(await workerNames());
-      return names.has('temporal_workflow_task_execution_failed') || names.has('temporal_workflow_task_execution_failed_total');
+      const failedTask = names.has('temporal_workflow_task_execution_failed') || names.has('temporal_workflow_task_execution_failed_total');
+      return failedTask && names.has('jobplane_usage_activity_wall_ms');
     },
     { timeout: 20_000, interval: 200 },
   );
@@ -176,6 +181,8 @@ describe('grafana-dashboard.json', () => {
       'jobplane_http_requests_total',
       'jobplane_http_request_duration_seconds_bucket',
       'jobplane_jobs_created_total',
+      'jobplane_usage_actions',
+      'jobplane_usage_activity_cpu_ms',
     ]) {
       expect(used, name).toContain(name);
     }

@@ -47,6 +47,8 @@ const run = (executionStatus: string, over: Partial<ClosedRun> = {}): ClosedRun 
   runId: 'run-1',
   executionStatus,
   closedAt: new Date('2026-12-04T10:01:00.000Z'),
+  historySizeBytes: 0,
+  historyLength: 0,
   ...over,
 });
 

@@ -20,6 +20,14 @@ export interface ClosedRun {
   /** The SDK's status name: `COMPLETED`, `FAILED`, `CANCELLED`, `TERMINATED`, `TIMED_OUT`, `CONTINUED_AS_NEW`. */
   executionStatus: string;
   closedAt: Date;
+  /** The server's size of the run's history in bytes, and its event count (0 where the server does not say). */
+  historySizeBytes: number;
+  historyLength: number;
+}
+
+function longOf(n: number | { toNumber(): number } | null | undefined): number {
+  if (n === null || n === undefined) return 0;
+  return typeof n === 'number' ? n : n.toNumber();
 }
 
 const statusEnum = proto.temporal.api.enums.v1.WorkflowExecutionStatus;
@@ -82,7 +90,14 @@ export async function listClosedRunsPage(
   for (const e of page.executions) {
     const closedAt = timestampMs(e.closeTime);
     if (!e.execution?.workflowId || !e.execution.runId || closedAt === undefined) continue;
-    runs.push({ workflowId: e.execution.workflowId, runId: e.execution.runId, executionStatus: statusName(e.status), closedAt: new Date(closedAt) });
+    runs.push({
+      workflowId: e.execution.workflowId,
+      runId: e.execution.runId,
+      executionStatus: statusName(e.status),
+      closedAt: new Date(closedAt),
+      historySizeBytes: longOf(e.historySizeBytes),
+      historyLength: longOf(e.historyLength),
+    });
   }
   return { runs, nextPageToken: page.nextPageToken };
 }

@@ -10,7 +10,8 @@
  * the cursor (cursor.ts) to the window's end. Visibility lists newest
  * first, so a window is the unit of progress: a crash mid-window handles it
  * again, and the derived delivery ids make that (and the overlap) send
- * nothing twice.
+ * nothing twice. It also records what each closed run of a job cost
+ * (usage.ts), keyed by run, so that too counts nothing twice.
  */
 import { Runtime } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
@@ -26,6 +27,7 @@ import { advanceCursor, readOrInitCursor } from './cursor.ts';
 import { deliverJobEvents } from './deliveries.ts';
 import { failureOfRun } from './failures.ts';
 import { listStartedRunsPage, registerStartedRuns, startedRunsQuery } from './started-runs.ts';
+import { createUsageRecorder } from './usage.ts';
 import type { LeaderLock } from './leader-lock.ts';
 
 export type WatcherConfig = Pick<
@@ -97,6 +99,7 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
     currentRunId: async (workflowId: string) => (await deps.client.workflow.getHandle(workflowId).describe()).runId,
     failureOf: (run: ClosedRun) => failureOfRun(deps.client, run.workflowId, run.runId),
   };
+  const recordUsage = createUsageRecorder({ db, client: deps.client, log, meter });
 
   /** Waits out the visibility budget before the next list call. */
   async function paced<T>(fn: () => Promise<T>): Promise<T> {
@@ -126,6 +129,7 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
     // Then the runs that closed in it (by close time).
     let runs = 0;
     let count = 0;
+    let usageRecorded = 0;
     if (!token) {
       const query = closedRunsQuery(config, from, to);
       do {
@@ -136,6 +140,7 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
           emitted.add(1, { event: d.event.type });
           count++;
         }
+        usageRecorded += await recordUsage(page.runs);
         token = page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
       } while (token && !stopped);
     }
@@ -143,6 +148,7 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
     if (!token) await advanceCursor(db, config.temporalNamespace, to);
     lag.set(Math.max(0, (Date.now() - (token ? cursor : to).getTime()) / 1000));
     if (count > 0) log.info({ from, to, runs, pages, emitted: count }, 'job-end events emitted');
+    if (usageRecorded > 0) log.debug({ from, to, usageRecorded }, 'run usage recorded');
     if (registered > 0) log.info({ from, to, registered }, 'runs started by schedules and parents registered as jobs');
     return { state: 'handled', from, to, runs, pages, emitted: count };
   }
