@@ -11,6 +11,7 @@ import type { W5Result } from './w5-documents.ts';
 import type { W6Result } from './w6-isolation.ts';
 import type { W7Result } from './w7-worker-cpu.ts';
 import type { W8Result } from './w8-outbox.ts';
+import type { W9Result } from './w9-usage.ts';
 
 export interface BenchResults {
   startedAt: string;
@@ -26,6 +27,7 @@ export interface BenchResults {
   w6?: W6Result;
   w7?: W7Result;
   w8?: W8Result;
+  w9?: W9Result;
 }
 
 export const resultsDir = path.join(import.meta.dirname, 'results');
@@ -65,7 +67,7 @@ const latencyRow = (label: string, s: Summary) => [label, s.p50.toFixed(2), s.p9
 
 export function formatResults(r: BenchResults): string {
   const m = r.machine;
-  const { w1, w2, w3, w4, w5, w6, w7, w8 } = r;
+  const { w1, w2, w3, w4, w5, w6, w7, w8, w9 } = r;
   const sections: string[][] = [];
   if (w1) {
     sections.push([
@@ -196,6 +198,18 @@ export function formatResults(r: BenchResults): string {
         latencyRow('outbox: commit → row relayed', w8.outboxRelayed),
       ]),
       `ratio outbox/direct: p50 ${w8.ratio.p50.toFixed(2)}x, p99 ${w8.ratio.p99.toFixed(2)}x`,
+    ]);
+  }
+  if (w9) {
+    const pass = (name: string, p: W9Result['recording']) => [name, p.watcherCpuMsPerRun.toFixed(2), p.temporalCpuMsPerRun.toFixed(2), p.seconds.toFixed(2)];
+    sections.push([
+      `W9 usage recording (${w9.settings.n} webhook.deliver jobs via API; the job-end watcher reads the window they closed in twice)`,
+      table([
+        ['watcher pass', 'watcher CPU ms/run', 'Temporal CPU ms/run', 'seconds'],
+        pass('recording usage (first pass)', w9.recording),
+        pass('baseline (same runs, all recorded)', w9.baseline),
+      ]),
+      `usage recording costs ${w9.usageCpuMsPerRun.toFixed(2)} ms of watcher CPU and ${w9.usageTemporalCpuMsPerRun.toFixed(2)} ms of Temporal CPU per run; ratio recording/baseline ${w9.ratio.toFixed(2)}x`,
     ]);
   }
   return [

@@ -3,7 +3,7 @@
  * worker process against the local pool), W4 (fan-out: one batch.run
  * against the same items as separate workflows) and W5 (document ingestion)
  * on one Temporal dev server in one run (W6 isolation, W7 worker CPU, W8
- * outbox commit-to-start too), each against a baseline measured
+ * outbox commit-to-start, W9 usage recording too), each against a baseline measured
  * side by side. `BENCH_WORKLOADS` (e.g. `w1,w4`) selects workloads. Bounded
  * by BENCH_TIMEOUT_MS; whatever happens, everything started is stopped.
  */
@@ -21,13 +21,14 @@ import { runW5 } from './w5-documents.ts';
 import { runW6 } from './w6-isolation.ts';
 import { runW7 } from './w7-worker-cpu.ts';
 import { runW8 } from './w8-outbox.ts';
+import { runW9 } from './w9-usage.ts';
 
 // Before any native connection: the Runtime can be installed only once, and
 // worker chatter below WARN would bury the table.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /** Every workload, in the order they run. */
-const allWorkloads = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8'];
+const allWorkloads = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8', 'w9'];
 
 const settings = {
   w1N: envInt('BENCH_W1_N', 200),
@@ -64,6 +65,7 @@ const settings = {
     ...(process.env.BENCH_W7_CPU_PROF ? { cpuProfDir: process.env.BENCH_W7_CPU_PROF } : {}),
   },
   w8: { n: envInt('BENCH_W8_N', 200), ratePerSecond: envInt('BENCH_W8_RATE', 20) },
+  w9: { n: envInt('BENCH_W9_N', 300), concurrency: envInt('BENCH_W9_CONCURRENCY', 16) },
   w6: { n: envInt('BENCH_W6_N', 200), floodConcurrency: envInt('BENCH_W6_FLOOD_CONCURRENCY', 32), floodRatePerSecond: envInt('BENCH_W6_FLOOD_RATE', 50) },
   /** `BENCH_WORKLOADS=w4,w5` runs only those (comma-separated; default: all). */
   workloads: workloadsFromEnv(process.env.BENCH_WORKLOADS),
@@ -95,6 +97,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
   const w6 = on('w6') ? await runW6(base, settings.w6, signal, log) : undefined;
   const w7 = on('w7') ? await runW7(base, settings.w7, signal, log) : undefined;
   const w8 = on('w8') ? await runW8(base, settings.w8, signal, log) : undefined;
+  const w9 = on('w9') ? await runW9(base, settings.w9, signal, log) : undefined;
   return {
     startedAt,
     finishedAt: new Date().toISOString(),
@@ -117,6 +120,7 @@ async function benchmark(cleanup: Cleanup, signal: AbortSignal): Promise<BenchRe
     ...(w6 && { w6 }),
     ...(w7 && { w7 }),
     ...(w8 && { w8 }),
+    ...(w9 && { w9 }),
   };
 }
 

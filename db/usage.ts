@@ -3,7 +3,8 @@ import { sql } from 'drizzle-orm';
 import type { Db } from './client.ts';
 import { usageDaily } from './schema/index.ts';
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** A transaction of `Db`, where the usage writers run. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export type DailyUsageKey = { tenantId: string; jobType: string; day: string };
 export type DailyUsageAdd = Partial<Pick<typeof usageDaily.$inferInsert, 'runs' | 'actions' | 'historyBytes' | 'activityAttempts' | 'activityWallMs' | 'activityCpuUs' | 'storageBytes'>>;

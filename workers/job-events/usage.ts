@@ -12,11 +12,11 @@
 import type { Client } from '@temporalio/client';
 import type { MetricMeter } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { and, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, inArray, isNotNull, sql } from 'drizzle-orm';
 import { documentIngest } from '../../contracts/index.ts';
 import type { Db } from '../../db/client.ts';
 import { activityAttemptUsage, jobRunUsage, jobs, type JobRow } from '../../db/schema/index.ts';
-import { addDailyUsage, utcDay } from '../../db/usage.ts';
+import { addDailyUsage, utcDay, type DailyUsageAdd, type DailyUsageKey, type Tx } from '../../db/usage.ts';
 import { grpcCodeOf, grpcStatus } from '../../runtime/grpc-status.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { countBillableActions } from './billable-actions.ts';
@@ -42,6 +42,8 @@ export const usageMetrics = {
 
 /** Histories read at once: each is one or a few frontend calls, not visibility's budget. */
 const historyReadsInFlight = 8;
+/** Runs measured, then recorded in one transaction. */
+const runsPerTransaction = 50;
 
 type RunUsageRow = typeof jobRunUsage.$inferInsert;
 
@@ -57,7 +59,7 @@ async function storageAddedBy(db: Db, job: JobRow): Promise<number> {
   return Number(row?.bytes ?? 0);
 }
 
-/** The usage row of one run, from its history and its activities' rows; undefined when the history is gone. */
+/** The run's figures from its history (activity and storage figures filled in later); undefined when the history is gone. */
 async function measureRun(deps: UsageDeps, run: ClosedRun, job: JobRow): Promise<RunUsageRow | undefined> {
   let events;
   try {
@@ -71,13 +73,6 @@ async function measureRun(deps: UsageDeps, run: ClosedRun, job: JobRow): Promise
     throw err;
   }
   const actions = countBillableActions(events);
-  const [activity] = await deps.db
-    .select({
-      wallMs: sql<string>`coalesce(sum(${activityAttemptUsage.wallMs}), 0)`,
-      cpuUs: sql<string>`coalesce(sum(${activityAttemptUsage.cpuUs}), 0)`,
-    })
-    .from(activityAttemptUsage)
-    .where(and(eq(activityAttemptUsage.workflowId, run.workflowId), eq(activityAttemptUsage.runId, run.runId)));
   const historyBytes = run.historySizeBytes || events.reduce((sum, e) => sum + proto.temporal.api.history.v1.HistoryEvent.encode(e).finish().length, 0);
   return {
     workflowId: run.workflowId,
@@ -93,41 +88,74 @@ async function measureRun(deps: UsageDeps, run: ClosedRun, job: JobRow): Promise
     historyBytes,
     historyEvents: run.historyLength || events.length,
     activityAttempts: actions.activityAttempts,
-    activityWallMs: Number(activity?.wallMs ?? 0),
-    activityCpuUs: Number(activity?.cpuUs ?? 0),
+    activityWallMs: 0,
+    activityCpuUs: 0,
     storageBytes: await storageAddedBy(deps.db, job),
   };
 }
 
-/** Writes the run's row and adds it to the day's sums, once; the row as written when this call wrote it. */
-async function recordRun(db: Db, row: RunUsageRow): Promise<RunUsageRow | undefined> {
+/** The attempt rows' sums of these runs, by run id (run ids are UUIDs: unique across workflows): one query. */
+async function attemptSums(db: Db | Tx, rows: readonly RunUsageRow[]): Promise<Map<string, { wallMs: number; cpuUs: number }>> {
+  const sums = await db
+    .select({
+      runId: activityAttemptUsage.runId,
+      wallMs: sql<number>`coalesce(sum(${activityAttemptUsage.wallMs}), 0)`.mapWith(Number),
+      cpuUs: sql<number>`coalesce(sum(${activityAttemptUsage.cpuUs}), 0)`.mapWith(Number),
+    })
+    .from(activityAttemptUsage)
+    .where(and(inArray(activityAttemptUsage.workflowId, [...new Set(rows.map((r) => r.workflowId))]), inArray(activityAttemptUsage.runId, rows.map((r) => r.runId))))
+    .groupBy(activityAttemptUsage.runId);
+  return new Map(sums.map((s) => [s.runId, s]));
+}
+
+/**
+ * Writes the runs' rows and adds them to the day's sums, in one transaction;
+ * a run recorded before (the overlap, another watcher) is skipped by its key.
+ * Returns the rows this call wrote.
+ */
+async function recordRuns(db: Db, measured: readonly RunUsageRow[]): Promise<RunUsageRow[]> {
+  if (measured.length === 0) return [];
   return await db.transaction(async (tx) => {
+    const sums = await attemptSums(tx, measured);
+    let rows = measured.map((r) => ({ ...r, activityWallMs: sums.get(r.runId)?.wallMs ?? 0, activityCpuUs: sums.get(r.runId)?.cpuUs ?? 0 }));
     // Storage is the job's, not the run's: counted with its first recorded run only.
-    if (row.storageBytes) {
-      const [counted] = await tx
-        .select({ bytes: sql<string>`coalesce(sum(${jobRunUsage.storageBytes}), 0)` })
+    const storing = rows.filter((r) => r.storageBytes);
+    if (storing.length > 0) {
+      const counted = await tx
+        .selectDistinct({ jobId: jobRunUsage.jobId })
         .from(jobRunUsage)
-        .where(and(eq(jobRunUsage.tenantId, row.tenantId), eq(jobRunUsage.jobId, row.jobId)));
-      if (Number(counted?.bytes ?? 0) > 0) row = { ...row, storageBytes: 0 };
+        .where(and(inArray(jobRunUsage.jobId, storing.map((r) => r.jobId)), sql`${jobRunUsage.storageBytes} > 0`));
+      const seen = new Set(counted.map((c) => c.jobId));
+      rows = rows.map((r) => {
+        if (!r.storageBytes) return r;
+        if (seen.has(r.jobId)) return { ...r, storageBytes: 0 };
+        seen.add(r.jobId);
+        return r;
+      });
     }
-    const inserted = await tx.insert(jobRunUsage).values(row).onConflictDoNothing().returning({ runId: jobRunUsage.runId });
-    if (inserted.length === 0) return undefined;
-    await addDailyUsage(
-      tx,
-      { tenantId: row.tenantId, jobType: row.jobType, day: row.day },
-      {
-        runs: 1,
-        actions: row.actions,
-        historyBytes: row.historyBytes,
-        activityAttempts: row.activityAttempts,
-        activityWallMs: row.activityWallMs,
-        activityCpuUs: row.activityCpuUs,
-        storageBytes: row.storageBytes,
-      },
-    );
-    // Summed into the run's row: the attempt rows have done their part.
-    await tx.delete(activityAttemptUsage).where(and(eq(activityAttemptUsage.workflowId, row.workflowId), eq(activityAttemptUsage.runId, row.runId)));
-    return row;
+    const inserted = new Set((await tx.insert(jobRunUsage).values(rows).onConflictDoNothing().returning({ runId: jobRunUsage.runId })).map((r) => r.runId));
+    const written = rows.filter((r) => inserted.has(r.runId));
+    // One addition per tenant × type × day (a statement may not update one row twice).
+    const byDay = new Map<string, { key: DailyUsageKey; add: Required<DailyUsageAdd> }>();
+    for (const r of written) {
+      const id = `${r.tenantId}/${r.jobType}/${r.day}`;
+      const sum = byDay.get(id) ?? {
+        key: { tenantId: r.tenantId, jobType: r.jobType, day: r.day },
+        add: { runs: 0, actions: 0, historyBytes: 0, activityAttempts: 0, activityWallMs: 0, activityCpuUs: 0, storageBytes: 0 },
+      };
+      sum.add.runs += 1;
+      sum.add.actions += r.actions;
+      sum.add.historyBytes += r.historyBytes ?? 0;
+      sum.add.activityAttempts += r.activityAttempts ?? 0;
+      sum.add.activityWallMs += r.activityWallMs;
+      sum.add.activityCpuUs += r.activityCpuUs;
+      sum.add.storageBytes += r.storageBytes ?? 0;
+      byDay.set(id, sum);
+    }
+    for (const { key, add } of byDay.values()) await addDailyUsage(tx, key, add);
+    // Summed into the runs' rows, the attempt rows have done their part.
+    if (written.length > 0) await tx.delete(activityAttemptUsage).where(inArray(activityAttemptUsage.runId, written.map((r) => r.runId)));
+    return written;
   });
 }
 
@@ -174,13 +202,17 @@ export function createUsageRecorder(deps: UsageDeps): UsageRecorder {
     );
     const todo = runs.filter((r) => jobOf.has(r.workflowId) && !recorded.has(`${r.workflowId}/${r.runId}`));
     let written = 0;
-    for (let i = 0; i < todo.length; i += historyReadsInFlight) {
-      const measured = await Promise.all(todo.slice(i, i + historyReadsInFlight).map((run) => measureRun(deps, run, jobOf.get(run.workflowId)!)));
-      for (const row of measured) {
-        const recordedRow = row && (await recordRun(db, row));
-        if (!recordedRow) continue;
+    for (let i = 0; i < todo.length; i += runsPerTransaction) {
+      const measured: RunUsageRow[] = [];
+      const chunk = todo.slice(i, i + runsPerTransaction);
+      for (let j = 0; j < chunk.length; j += historyReadsInFlight) {
+        for (const row of await Promise.all(chunk.slice(j, j + historyReadsInFlight).map((run) => measureRun(deps, run, jobOf.get(run.workflowId)!)))) {
+          if (row) measured.push(row);
+        }
+      }
+      for (const row of await recordRuns(db, measured)) {
         written++;
-        count(recordedRow);
+        count(row);
       }
     }
     return written;
