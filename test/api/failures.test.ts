@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, inArray, isNotNull } from 'drizzle-orm';
 import { JobplaneClient } from '../../client/jobplane-client.ts';
-import { auditEvents, jobFailures, jobs } from '../../db/schema/index.ts';
+import { auditEvents, jobFailures, jobs, tenants } from '../../db/schema/index.ts';
 import { fastWatcherEnv, startTestWatcher, watcherCaughtUp as caughtUp } from '../helpers/job-events.ts';
 import { createOtherTenant, expectProblem, type OtherTenant } from '../helpers/http.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
@@ -150,5 +150,34 @@ describe('dead letters and bulk retry', () => {
     const backwards = await expectProblem(await bulk({ filter: { failedAfter: '2026-12-02T00:00:00Z', failedBefore: '2026-12-01T00:00:00Z' } }), 400, 'validation-error');
     expect(backwards.errors!.map((e) => e.path)).toEqual(['failedBefore']);
     await expectProblem(await stack.api('/v1/jobs/failures?failedAfter=yesterday', { role: 'viewer' }), 400, 'validation-error');
+  });
+
+  it("a call the tenant's create rate cuts short (429 midway) says so, and the same call again continues where it stopped", async () => {
+    const teamR: string[] = [];
+    for (let i = 0; i < 4; i++) teamR.push(await create({ type: 'noop', input: { fail: true, tag: `r${i}` }, labels: ['team=r'] }));
+    for (const id of teamR) await waitForJob(stack, id, ['failed']);
+    await watcherCaughtUp();
+    // Two creates' worth of tokens, refilled at one per 4 s (slow enough that a loaded machine's two retries cannot
+    // outlast a refill): the third retry of a call is refused.
+    const [quota] = await stack.db.select({ createRatePerSecond: tenants.createRatePerSecond, createBurst: tenants.createBurst }).from(tenants).where(eq(tenants.id, stack.tenantId));
+    await stack.db.update(tenants).set({ createRatePerSecond: 0.25, createBurst: 2 }).where(eq(tenants.id, stack.tenantId));
+    try {
+      await new Promise((r) => setTimeout(r, 8100)); // the bucket full again, at the new burst
+      // The retries fail too (same input) and carry the label: the filter's time range keeps them out.
+      const filter = { label: 'team=r', failedBefore: new Date().toISOString() };
+      const first = (await (await bulk({ filter }, 'bulk-r')).json()) as BulkResult & { stoppedBy: string | null };
+      expect(first).toMatchObject({ matched: 4, retried: 2, refused: 1, stoppedBy: 'rate-limited' });
+      expect(first.results.map((r) => r.outcome)).toEqual(['retried', 'retried', 'refused']);
+      await new Promise((r) => setTimeout(r, 8100));
+      const second = (await (await bulk({ filter }, 'bulk-r')).json()) as BulkResult & { stoppedBy: string | null };
+      expect(second).toMatchObject({ alreadyRetried: 2, retried: 2, refused: 0, stoppedBy: null });
+      // Each failed job retried exactly once over both calls, each retry audited once.
+      const retries = await stack.db.select().from(jobs).where(inArray(jobs.retryOf, teamR));
+      expect(retries.map((r) => r.retryOf).sort()).toEqual([...teamR].sort());
+      const perJob = await stack.db.select().from(auditEvents).where(and(eq(auditEvents.action, 'job.retry'), inArray(auditEvents.target, retries.map((r) => r.id))));
+      expect(perJob).toHaveLength(4);
+    } finally {
+      await stack.db.update(tenants).set(quota!).where(eq(tenants.id, stack.tenantId));
+    }
   });
 });

@@ -10,7 +10,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
 import { scheduleRoutes } from '../../api/schedules/routes.ts';
 import { auditEvents } from '../../db/schema/index.ts';
-import { createOtherTenant, expectProblem, type OtherTenant } from '../helpers/http.ts';
+import { createOtherTenant, expectProblem, retryWhileTemporalUnavailable, type OtherTenant } from '../helpers/http.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -50,7 +50,9 @@ const deliveries = (tag: string) => receiver.requests.filter((r) => (JSON.parse(
 const deliveryCount = (tag: string, timeoutMs: number) => expect.poll(() => deliveries(tag).length, { timeout: timeoutMs, interval: 100 });
 
 async function post(path: string, body?: unknown, role: 'submitter' | 'viewer' = 'submitter', headers?: Record<string, string>) {
-  return await stack.api(path, { method: 'POST', role, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const send = () => stack.api(path, { method: 'POST', role, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  // Operations on a schedule (pause, unpause, trigger) are safe to repeat after a 503; creates are retried by their own test, with a key.
+  return path === '/v1/schedules' ? await send() : await retryWhileTemporalUnavailable(send);
 }
 async function created(body: unknown): Promise<ScheduleBody> {
   const res = await post('/v1/schedules', body);

@@ -46,6 +46,26 @@ export async function expectProblem(res: Response, status: number, slug?: Proble
   return body;
 }
 
+/**
+ * Sends again, as a client would, a request the API answered 503
+ * `temporal-unavailable` (a Temporal call past its 3 s deadline on a loaded
+ * test machine): up to `attempts` sends, a second apart. Any other answer is
+ * returned as it came. Only for requests whose repeat is safe (reads, pauses,
+ * requests that change nothing when refused).
+ */
+export async function retryWhileTemporalUnavailable(send: () => Promise<Response>, attempts = 4): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await send();
+    if (res.status !== 503 || attempt >= attempts) return res;
+    const body = (await res
+      .clone()
+      .json()
+      .catch(() => ({}))) as { type?: string };
+    if (body.type !== problemType('temporal-unavailable')) return res;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 /** A caller with `key` in place of the stack's own keys (other headers of `init` kept). */
 export function callerWithKey(stack: Pick<ApiTarget, 'api'>, key: string): Caller {
   return (pathname, init = {}) => {

@@ -17,6 +17,7 @@ import { createBatch } from '../helpers/batch.ts';
 import { fastWatcherEnv, startTestWatcher, watcherCaughtUp } from '../helpers/job-events.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
 import { startTestStack, waitForJob, type TestStack } from '../helpers/stack.ts';
+import { attemptRowsKeptMs, sweepAttemptRows } from '../../workers/job-events/usage.ts';
 
 let stack: TestStack;
 let watcher: { stop(): Promise<void> };
@@ -172,6 +173,14 @@ describe('usage: what each job cost', () => {
     await watcherCaughtUp(stack, 30_000);
     const after = await stack.db.select().from(usageDaily).where(eq(usageDaily.tenantId, stack.tenantId));
     expect(after).toEqual(before);
+  });
+
+  it('attempt rows no job run took (no job, or a run open for over 30 days) are swept; recent ones stay', async () => {
+    const row = (runId: string, endedAt: Date) => ({ workflowId: 'not-a-job', runId, activityId: '1', attempt: 1, activityType: 'x', wallMs: 1, cpuUs: 1, endedAt });
+    await stack.db.insert(activityAttemptUsage).values([row('old-run', new Date(Date.now() - attemptRowsKeptMs - 60_000)), row('recent-run', new Date())]);
+    expect(await sweepAttemptRows(stack.db)).toBeGreaterThanOrEqual(1);
+    const left = await stack.db.select({ runId: activityAttemptUsage.runId }).from(activityAttemptUsage).where(eq(activityAttemptUsage.workflowId, 'not-a-job'));
+    expect(left.map((r) => r.runId)).toEqual(['recent-run']);
   });
 
   it('a stored batch list adds its JSON bytes to the storage of batch.run on the upload day', async () => {

@@ -12,7 +12,7 @@
 import type { Client } from '@temporalio/client';
 import type { MetricMeter } from '@temporalio/common';
 import proto from '@temporalio/proto';
-import { and, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { documentIngest } from '../../contracts/index.ts';
 import type { Db } from '../../db/client.ts';
 import { activityAttemptUsage, jobRunUsage, jobs, type JobRow } from '../../db/schema/index.ts';
@@ -217,4 +217,21 @@ export function createUsageRecorder(deps: UsageDeps): UsageRecorder {
     }
     return written;
   };
+}
+
+/**
+ * Attempt rows no closed job run took: attempts of workflows that are no job
+ * (a debouncer, a platform workflow, another environment's runs), and of runs
+ * still open after this long. Swept so the table holds weeks, not forever;
+ * a job still running past it counts no CPU or wall time for its older attempts.
+ */
+export const attemptRowsKeptMs = 30 * 24 * 3600_000;
+
+/** Deletes attempt rows older than {@link attemptRowsKeptMs}; returns how many. */
+export async function sweepAttemptRows(db: Db, now = Date.now()): Promise<number> {
+  const deleted = await db
+    .delete(activityAttemptUsage)
+    .where(lt(activityAttemptUsage.endedAt, new Date(now - attemptRowsKeptMs)))
+    .returning({ runId: activityAttemptUsage.runId });
+  return deleted.length;
 }

@@ -27,7 +27,7 @@ import { advanceCursor, readOrInitCursor } from './cursor.ts';
 import { deliverJobEvents } from './deliveries.ts';
 import { failureOfRun } from './failures.ts';
 import { listStartedRunsPage, registerStartedRuns, startedRunsQuery } from './started-runs.ts';
-import { createUsageRecorder } from './usage.ts';
+import { createUsageRecorder, sweepAttemptRows } from './usage.ts';
 import type { LeaderLock } from './leader-lock.ts';
 
 export type WatcherConfig = Pick<
@@ -76,6 +76,8 @@ export const jobEventMetrics = {
 /** Rows per visibility page. */
 const pageSize = 200;
 const listTimeoutMs = 10_000;
+/** How often the leader sweeps old activity attempt rows (usage.ts). */
+const attemptSweepEveryMs = 3600_000;
 /** Longest pause after throttling or errors. */
 const maxBackoffMs = 60_000;
 
@@ -87,6 +89,7 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
   const active = meter.createGauge(jobEventMetrics.active, 'int', undefined, '1 in the process whose job-end watcher holds the lock');
   const minCallGapMs = 1000 / config.jobEventsVisibilityRatePerSecond;
   let lastCallAt = 0;
+  let lastSweepAt = 0;
   let stopped = false;
   let backoffMs = 0;
   let wake: (() => void) | undefined;
@@ -161,6 +164,11 @@ export function createJobEventWatcher(deps: JobEventWatcherDeps): JobEventWatche
       }
       active.set(1);
       const outcome = await handleWindow();
+      if (Date.now() - lastSweepAt > attemptSweepEveryMs) {
+        lastSweepAt = Date.now();
+        const swept = await sweepAttemptRows(db);
+        if (swept > 0) log.info({ swept }, 'usage: old activity attempt rows no job run took deleted');
+      }
       backoffMs = 0;
       return outcome;
     } catch (err) {
