@@ -33,7 +33,7 @@ import { ProblemError } from '../http/problems.ts';
 import { untimed, type TimePhase } from '../http/server-timing.ts';
 import { enforceCreateLimits } from '../limits/tenant-limits.ts';
 import { delaySeconds } from './schemas.ts';
-import { auditEntry, checkCreateRequest, failFastIfTemporalDown, type CreateJobRequest, type JobServiceDeps } from './service.ts';
+import { auditEntry, checkCreateRequest, refuseIfUnreachable, type CreateJobRequest, type JobServiceDeps } from './service.ts';
 
 export interface DebouncedJobView {
   id: string;
@@ -57,7 +57,10 @@ export async function debounceJob(
   const { input } = await checkCreateRequest(deps, caller, req);
   // Each create is a request the tenant's rate pays for, like any create; the job's start itself takes no token.
   await time('limits', () => enforceCreateLimits(deps, caller));
-  failFastIfTemporalDown(deps);
+  // An update-with-start waits up to the message timeout for a worker, far past a start's 3 s deadline, so an
+  // unreachable Temporal would hold this create that long: ask the probe first (its result when at most 2 s old,
+  // else one probe of at most 1.5 s) and refuse at once.
+  refuseIfUnreachable(await deps.temporalHealth?.unreachable());
 
   const { key } = req.debounce;
   const delayMs = Math.round(delaySeconds(req.debounce.delay) * 1000);

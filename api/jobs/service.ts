@@ -205,11 +205,15 @@ export async function createJob(
  * seconds old): 503 at once instead of waiting out the call deadline.
  */
 export function failFastIfTemporalDown(deps: Pick<JobServiceDeps, 'temporalHealth'>): void {
-  const down = deps.temporalHealth?.knownUnreachable();
+  refuseIfUnreachable(deps.temporalHealth?.knownUnreachable());
+}
+
+/** 503 `temporal-unavailable` naming the parts of Temporal that do not answer, if any. */
+export function refuseIfUnreachable(down: readonly string[] | undefined): void {
   if (down && down.length > 0) {
     throw new ProblemError('temporal-unavailable', `Temporal ${down.join(' and ')} ${down.length > 1 ? 'do' : 'does'} not answer; the job was not started`, {
       retryAfterSeconds: 5,
-      unreachable: down,
+      unreachable: [...down],
     });
   }
 }

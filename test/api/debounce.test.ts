@@ -8,7 +8,9 @@
  * job's `job.create` record says how many creates it collapsed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { createApp } from '../../api/app.ts';
+import { createLogger } from '../../runtime/logger.ts';
 import { and, eq, sql } from 'drizzle-orm';
 import { JobplaneClient } from '../../client/jobplane-client.ts';
 import { debounceWorkflowIdFor } from '../../contracts/workflow-ids.ts';
@@ -110,6 +112,32 @@ describe('debounced creates', () => {
     expect((await finishedJob(next.id)).result?.tag).toBe('seq-next');
     expect((await jobsOfBurst('seq')).sort()).toEqual([id, next.id].sort());
   });
+
+  it('with Temporal unreachable a debounced create is a 503 temporal-unavailable with Retry-After, without waiting out the update timeout, that starts nothing; sent again, it opens the burst', async () => {
+    // An API process on the same database whose Temporal is not there (nothing listens on the port).
+    const unreachable = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }), namespace: stack.config.temporalNamespace });
+    const downApp = createApp({ config: stack.config, db: stack.db, client: unreachable, log: createLogger('down', 'silent') });
+    const body = JSON.stringify({ type: 'noop', input: { tag: 'after-outage' }, labels: ['burst=down'], debounce: { key: 'down', delay: '300ms' } });
+    const sentAt = Date.now();
+    const refused = await downApp.request('/v1/jobs', { method: 'POST', headers: { authorization: `Bearer ${stack.keys.submitter}`, 'content-type': 'application/json' }, body });
+    // Not after the update's message timeout (30 s): the health probe answers first (its calls 1.5 s at most; this
+    // process's first connection attempt comes on top).
+    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    await expectProblem(refused, 503, 'temporal-unavailable');
+    expect(await debouncerExists(stack.tenantId, 'down')).toBe(false);
+    expect(await jobsOfBurst('down')).toEqual([]);
+    // Refused before anything was attempted: no record of a change.
+    const audit = () => stack.db.select().from(auditEvents).where(and(eq(auditEvents.tenantId, stack.tenantId), eq(auditEvents.action, 'job.debounce'), eq(auditEvents.target, 'down')));
+    expect(await audit()).toEqual([]);
+
+    // The same create through a process that reaches Temporal: the burst starts with it, counted once.
+    const answer = await debounced('down', 'after-outage', { delay: '300ms' });
+    expect(answer.debounce.creates).toBe(1);
+    expect((await finishedJob(answer.id)).result?.tag).toBe('after-outage');
+    expect(await jobsOfBurst('down')).toEqual([answer.id]);
+    expect((await audit()).map((a) => a.outcome)).toEqual(['succeeded']);
+  }, 60_000);
 
   it('50 concurrent creates with one key make exactly one job', async () => {
     const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => debounced('c50', `c50-${i}`, { delay: '2s' })));
