@@ -1,5 +1,6 @@
 /** Adding to the per tenant × job type × day sums (db/schema/usage.ts), from any writer, in its transaction. */
 import { sql } from 'drizzle-orm';
+import { toSnakeCase } from 'drizzle-orm/casing';
 import type { Db } from './client.ts';
 import { usageDaily } from './schema/index.ts';
 
@@ -7,11 +8,9 @@ import { usageDaily } from './schema/index.ts';
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export type DailyUsageKey = { tenantId: string; jobType: string; day: string };
-export type DailyUsageAdd = Partial<Pick<typeof usageDaily.$inferInsert, 'runs' | 'actions' | 'historyBytes' | 'activityAttempts' | 'activityWallMs' | 'activityCpuUs' | 'storageBytes'>>;
-
-function snakeCase(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
+/** The figures `usage_daily` sums. */
+export const dailyUsageFigures = ['runs', 'actions', 'historyBytes', 'activityAttempts', 'activityWallMs', 'activityCpuUs', 'storageBytes'] as const;
+export type DailyUsageAdd = Partial<Record<(typeof dailyUsageFigures)[number], number>>;
 
 /** Today (UTC) as the `day` key. */
 export function utcDay(at: Date = new Date()): string {
@@ -28,6 +27,6 @@ export async function addDailyUsage(tx: Db | Tx, key: DailyUsageKey, add: DailyU
     .onConflictDoUpdate({
       target: [usageDaily.tenantId, usageDaily.day, usageDaily.jobType],
       // `excluded` takes the SQL name: the schema's keys are camelCase, its columns snake_case (casing is applied at query time).
-      set: Object.fromEntries(columns.map((k) => [k, sql`${usageDaily[k]} + excluded.${sql.identifier(snakeCase(k))}`])),
+      set: Object.fromEntries(columns.map((k) => [k, sql`${usageDaily[k]} + excluded.${sql.identifier(toSnakeCase(k))}`])),
     });
 }

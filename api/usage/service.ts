@@ -11,6 +11,7 @@
 import { and, asc, between, eq, sql, type AnyColumn } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { jobRunUsage, usageDaily, type JobRow } from '../../db/schema/index.ts';
+import { dailyUsageFigures, utcDay } from '../../db/usage.ts';
 import type { TenantCaller } from '../http/auth.ts';
 import { ProblemError } from '../http/problems.ts';
 import { defaultUsageRangeDays, maxUsageRangeDays, type JobUsageView, type UsageGrouping, type UsageReportView } from './schemas.ts';
@@ -18,7 +19,6 @@ import { defaultUsageRangeDays, maxUsageRangeDays, type JobUsageView, type Usage
 const dayMs = 86_400_000;
 
 /** `YYYY-MM-DD` of the UTC day `ms` falls on. */
-const utcDayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 const msOf = (day: string): number => Date.parse(`${day}T00:00:00Z`);
 
 /**
@@ -28,8 +28,8 @@ const msOf = (day: string): number => Date.parse(`${day}T00:00:00Z`);
  * when both were: like the schedule backfill's range).
  */
 export function usageRange(query: { from?: string; to?: string }, now = Date.now()): { from: string; to: string } {
-  const to = query.to ?? utcDayOf(now);
-  const from = query.from ?? utcDayOf(msOf(to) - (defaultUsageRangeDays - 1) * dayMs);
+  const to = query.to ?? utcDay(new Date(now));
+  const from = query.from ?? utcDay(new Date(msOf(to) - (defaultUsageRangeDays - 1) * dayMs));
   const field = query.to === undefined ? 'from' : 'to';
   const refuse = (message: string) => new ProblemError('validation-error', `${field}: ${message}`, { errors: [{ path: `query.${field}`, message }] });
   if (to < from) throw refuse(query.to === undefined ? `must not be after today (${to}), the default of to` : 'must not be before from');
@@ -66,8 +66,6 @@ function sumOf<K extends string>(rows: readonly Record<K, number>[], keys: reado
   return out;
 }
 
-const reportKeys = ['runs', 'actions', 'historyBytes', 'activityAttempts', 'activityWallMs', 'activityCpuUs', 'storageBytes'] as const;
-
 /**
  * `GET /v1/usage`: the tenant's usage over `[from, to]` (UTC days, both
  * included), one item per job type (by name) or per day that has rows
@@ -91,7 +89,7 @@ export async function usageReport(db: Db, caller: TenantCaller, range: { from: s
     .groupBy(key)
     // Job types by name in byte order (`collate "C"`), so the order does not depend on the database's locale.
     .orderBy(groupBy === 'type' ? sql`${usageDaily.jobType} collate "C"` : asc(usageDaily.day));
-  const sum = figuresOf(sumOf(rows, reportKeys));
+  const sum = figuresOf(sumOf(rows, dailyUsageFigures));
   if (groupBy === 'type') return { ...range, groupBy, items: rows.map(({ key, ...f }) => ({ jobType: key, ...figuresOf(f) })), total: sum };
   return { ...range, groupBy, items: rows.map(({ key, ...f }) => ({ day: key, ...figuresOf(f) })), total: sum };
 }

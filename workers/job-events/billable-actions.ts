@@ -6,6 +6,7 @@
  */
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
+import { longToNumber as idOf } from './closed-runs.ts';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 
@@ -26,11 +27,6 @@ export interface BillableActions {
 /** Search attributes the SDK writes for versioning: Temporal Cloud does not bill their upserts. */
 const unbilledSearchAttributes = new Set(['TemporalChangeVersion']);
 const localActivityMarker = 'core_local_activity';
-
-function idOf(n: number | { toNumber(): number } | null | undefined): number {
-  if (n === null || n === undefined) return 0;
-  return typeof n === 'number' ? n : n.toNumber();
-}
 
 /**
  * The events of a reset run up to its reset point are copies of the base

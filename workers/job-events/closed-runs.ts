@@ -25,7 +25,8 @@ export interface ClosedRun {
   historyLength: number;
 }
 
-function longOf(n: number | { toNumber(): number } | null | undefined): number {
+/** A protobuf int64 (a number or a Long) as a number; 0 when unset. */
+export function longToNumber(n: number | { toNumber(): number } | null | undefined): number {
   if (n === null || n === undefined) return 0;
   return typeof n === 'number' ? n : n.toNumber();
 }
@@ -42,8 +43,7 @@ function statusName(status: temporal.api.enums.v1.WorkflowExecutionStatus | null
 /** A protobuf Timestamp (`seconds` may be a Long) in milliseconds. */
 export function timestampMs(ts: { seconds?: number | { toNumber(): number } | null; nanos?: number | null } | null | undefined): number | undefined {
   if (!ts?.seconds) return undefined;
-  const seconds = typeof ts.seconds === 'number' ? ts.seconds : ts.seconds.toNumber();
-  return seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
+  return longToNumber(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
 }
 
 /**
@@ -95,8 +95,8 @@ export async function listClosedRunsPage(
       runId: e.execution.runId,
       executionStatus: statusName(e.status),
       closedAt: new Date(closedAt),
-      historySizeBytes: longOf(e.historySizeBytes),
-      historyLength: longOf(e.historyLength),
+      historySizeBytes: longToNumber(e.historySizeBytes),
+      historyLength: longToNumber(e.historyLength),
     });
   }
   return { runs, nextPageToken: page.nextPageToken };

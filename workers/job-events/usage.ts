@@ -16,7 +16,7 @@ import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
 import { documentIngest } from '../../contracts/index.ts';
 import type { Db } from '../../db/client.ts';
 import { activityAttemptUsage, jobRunUsage, jobs, type JobRow } from '../../db/schema/index.ts';
-import { addDailyUsage, utcDay, type DailyUsageAdd, type DailyUsageKey, type Tx } from '../../db/usage.ts';
+import { addDailyUsage, dailyUsageFigures, utcDay, type DailyUsageAdd, type DailyUsageKey, type Tx } from '../../db/usage.ts';
 import { grpcCodeOf, grpcStatus } from '../../runtime/grpc-status.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import { countBillableActions } from './billable-actions.ts';
@@ -59,7 +59,7 @@ async function storageAddedBy(db: Db, job: JobRow): Promise<number> {
   return Number(row?.bytes ?? 0);
 }
 
-/** The run's figures from its history (activity and storage figures filled in later); undefined when the history is gone. */
+/** The run's figures from its history and the job's storage (activity figures are summed when recorded); undefined when the history is gone. */
 async function measureRun(deps: UsageDeps, run: ClosedRun, job: JobRow): Promise<RunUsageRow | undefined> {
   let events;
   try {
@@ -139,17 +139,8 @@ async function recordRuns(db: Db, measured: readonly RunUsageRow[]): Promise<Run
     const byDay = new Map<string, { key: DailyUsageKey; add: Required<DailyUsageAdd> }>();
     for (const r of written) {
       const id = `${r.tenantId}/${r.jobType}/${r.day}`;
-      const sum = byDay.get(id) ?? {
-        key: { tenantId: r.tenantId, jobType: r.jobType, day: r.day },
-        add: { runs: 0, actions: 0, historyBytes: 0, activityAttempts: 0, activityWallMs: 0, activityCpuUs: 0, storageBytes: 0 },
-      };
-      sum.add.runs += 1;
-      sum.add.actions += r.actions;
-      sum.add.historyBytes += r.historyBytes ?? 0;
-      sum.add.activityAttempts += r.activityAttempts ?? 0;
-      sum.add.activityWallMs += r.activityWallMs;
-      sum.add.activityCpuUs += r.activityCpuUs;
-      sum.add.storageBytes += r.storageBytes ?? 0;
+      const sum = byDay.get(id) ?? { key: { tenantId: r.tenantId, jobType: r.jobType, day: r.day }, add: Object.fromEntries(dailyUsageFigures.map((f) => [f, 0])) as Required<DailyUsageAdd> };
+      for (const f of dailyUsageFigures) sum.add[f] += f === 'runs' ? 1 : (r[f] ?? 0);
       byDay.set(id, sum);
     }
     for (const { key, add } of byDay.values()) await addDailyUsage(tx, key, add);
