@@ -5,14 +5,16 @@
  * activity metering, the real job-end watcher records each closed run, and:
  * every run's actions equal those its Temporal history shows, its history
  * bytes and events equal what Temporal describes, `GET /v1/usage` sums equal
- * the per-job figures, handling the same runs again counts nothing twice, and
- * a stored batch list adds its bytes to the tenant's storage.
+ * the per-job figures, handling the same runs again counts nothing twice, an
+ * ingested document counts its file, text and chunks, and a stored batch list
+ * adds its bytes to the tenant's storage.
  */
 import proto from '@temporalio/proto';
 import type { temporal } from '@temporalio/proto';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { activityAttemptUsage, jobEventCursors, jobRunUsage, jobs, usageDaily } from '../../db/schema/index.ts';
+import { activityAttemptUsage, documentChunks, documents, documentTexts, jobEventCursors, jobRunUsage, jobs, usageDaily } from '../../db/schema/index.ts';
+import { uploadNew, waitForDocument } from '../helpers/documents.ts';
 import { createBatch } from '../helpers/batch.ts';
 import { fastWatcherEnv, startTestWatcher, watcherCaughtUp } from '../helpers/job-events.ts';
 import { startReceiver, type Receiver } from '../helpers/receiver.ts';
@@ -181,6 +183,22 @@ describe('usage: what each job cost', () => {
     expect(await sweepAttemptRows(stack.db)).toBeGreaterThanOrEqual(1);
     const left = await stack.db.select({ runId: activityAttemptUsage.runId }).from(activityAttemptUsage).where(eq(activityAttemptUsage.workflowId, 'not-a-job'));
     expect(left.map((r) => r.runId)).toEqual(['recent-run']);
+  });
+
+  it("a document.ingest job's storage is the file it ingested plus the text and chunks derived from it, counted once", async () => {
+    const text = `Invoice INV-77 for northwind. ${'Line item with a price and a quantity. '.repeat(60)}`;
+    const doc = await uploadNew(stack, text, { filename: 'inv-77.txt', type: 'text/plain' });
+    await waitForDocument(stack, doc.id, ['ingested']);
+    await waitForJob(stack, doc.jobId, ['succeeded']);
+    await watcherCaughtUp(stack, 30_000);
+    const [size] = await stack.db.select({ bytes: documents.sizeBytes }).from(documents).where(eq(documents.id, doc.id));
+    const [derivedText] = await stack.db.select({ bytes: sql<number>`octet_length(${documentTexts.text})`.mapWith(Number) }).from(documentTexts).where(eq(documentTexts.documentId, doc.id));
+    const [chunks] = await stack.db.select({ bytes: sql<number>`coalesce(sum(octet_length(${documentChunks.content})), 0)`.mapWith(Number) }).from(documentChunks).where(eq(documentChunks.documentId, doc.id));
+    expect(size!.bytes).toBe(Buffer.byteLength(text));
+    expect(chunks!.bytes).toBeGreaterThan(0);
+    const u = await jobUsage(doc.jobId);
+    expect(u.jobType).toBe('document.ingest');
+    expect(u.total.storageBytes).toBe(size!.bytes + derivedText!.bytes + chunks!.bytes);
   });
 
   it('a stored batch list adds its JSON bytes to the storage of batch.run on the upload day', async () => {
